@@ -1,0 +1,33 @@
+using System.CommandLine;
+
+namespace FinQLora.Cli;
+
+/// <summary>
+/// Runs the parsed command; turns errors into one clear line on stderr and a non-zero exit code
+/// (the stack trace only with --verbose).
+/// </summary>
+internal static class CliRunner
+{
+    public static int Invoke(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        bool verbose = parse.GetValue(CliOptions.Verbose);
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e)
+        {
+            return Report(e, verbose);
+        }
+    }
+
+    public static int Report(Exception e, bool verbose)
+    {
+        var inner = e is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : e;
+        Console.Error.WriteLine($"error: {inner.Message}");
+        if (verbose) Console.Error.WriteLine(inner);
+        else if (inner is not FinQLoraException) Console.Error.WriteLine("(run with --verbose for details)");
+        return inner is FinQLoraException fe ? fe.ExitCode : 1;
+    }
+}

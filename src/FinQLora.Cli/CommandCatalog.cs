@@ -1,0 +1,13 @@
+using System.CommandLine;
+using FinQLora.Cli.Commands;
+
+namespace FinQLora.Cli;
+
+/// <summary>Every `finqlora` subcommand, one file each under Commands/.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All() =>
+    [
+        EnvCommand.Create(),
+    ];
+}
