@@ -9,5 +9,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All() =>
     [
         EnvCommand.Create(),
+        ScoreCommand.Create(),
+        GenerateCommand.Create(),
     ];
 }

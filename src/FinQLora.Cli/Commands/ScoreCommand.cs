@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinQLora.Inference;
+
+namespace FinQLora.Cli.Commands;
+
+/// <summary>`finqlora score`: log-probabilities of completions given prompts, one JSON line in, one out.</summary>
+internal static class ScoreCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        var input = new Option<string>("--input") { Description = "JSONL file; each line {\"prompt\": ..., \"completion\": ...}.", Required = true };
+        var output = new Option<string?>("--output") { Description = "Write results here instead of stdout." };
+        var batch = new Option<int>("--batch-size") { Description = "Rows per forward pass.", DefaultValueFactory = _ => 8 };
+        var command = new Command("score", "Sum of log p(completion | prompt) for each line of a JSONL file; adds \"logprob\" and \"n_tokens\".");
+        model.AddTo(command);
+        command.Options.Add(input);
+        command.Options.Add(output);
+        command.Options.Add(batch);
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(input)!;
+            var rows = ReadRows(path);
+            using var bundle = model.Load(parse);
+            var scores = Scorer.Score(bundle.Model, bundle.Tokenizer, rows.Select(r => (r.Prompt, r.Completion)).ToList(), Math.Max(1, parse.GetValue(batch)));
+            using var writer = parse.GetValue(output) is { } o ? new StreamWriter(o) : new StreamWriter(Console.OpenStandardOutput());
+            for (int i = 0; i < rows.Count; i++)
+            {
+                rows[i].Json["logprob"] = scores[i].LogProb;
+                rows[i].Json["n_tokens"] = scores[i].NTokens;
+                writer.WriteLine(rows[i].Json.ToJsonString());
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed record Row(JsonObject Json, string Prompt, string Completion);
+
+    private static List<Row> ReadRows(string path)
+    {
+        if (!File.Exists(path)) throw new FinQLoraException($"{path}: input file not found");
+        var rows = new List<Row>();
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonObject? o;
+            try { o = JsonNode.Parse(line) as JsonObject; }
+            catch (JsonException e) { throw new FinQLoraException($"{path}:{lineNo}: invalid JSON ({e.Message})"); }
+            if (o is null) throw new FinQLoraException($"{path}:{lineNo}: expected a JSON object");
+            string Field(string name) => o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s
+                : throw new FinQLoraException($"{path}:{lineNo}: \"{name}\" must be a string");
+            rows.Add(new Row(o, Field("prompt"), Field("completion")));
+        }
+        return rows;
+    }
+}

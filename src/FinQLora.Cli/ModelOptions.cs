@@ -1,0 +1,42 @@
+using System.CommandLine;
+using FinQLora.Inference;
+using FinQLora.Model;
+
+namespace FinQLora.Cli;
+
+/// <summary>The options every model-running command shares: --model, --adapter, --quantize, --device, --dtype.</summary>
+internal sealed class ModelOptions
+{
+    public readonly Option<string> Model = new("--model") { Description = "Hugging Face model folder (config.json, tokenizer.json or tokenizer.model, *.safetensors).", Required = true };
+    public readonly Option<string[]> Adapters = new("--adapter") { Description = "PEFT LoRA adapter folder; repeat to stack several.", DefaultValueFactory = _ => [] };
+    public readonly Option<string> Quantize = new("--quantize") { Description = "Quantize the attention and MLP projections while loading: none or nf4.", DefaultValueFactory = _ => "none" };
+    public readonly Option<string> Device = CliOptions.Device();
+    public readonly Option<string> DType = CliOptions.DType();
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Model);
+        command.Options.Add(Adapters);
+        command.Options.Add(Quantize);
+        command.Options.Add(Device);
+        command.Options.Add(DType);
+    }
+
+    public ModelLoadOptions LoadOptions(ParseResult parse) =>
+        new(DeviceSpec.Parse(parse.GetValue(Device)!), DeviceSpec.ParseDType(parse.GetValue(DType)!), parse.GetValue(Quantize)!.ToLowerInvariant());
+
+    public ModelBundle Load(ParseResult parse)
+    {
+        var bundle = ModelBundle.Load(parse.GetValue(Model)!, LoadOptions(parse));
+        var adapters = parse.GetValue(Adapters) ?? [];
+        if (adapters.Length > 0) AdapterHook.Apply(bundle, adapters);
+        return bundle;
+    }
+}
+
+/// <summary>Applies --adapter folders to a loaded model (set by the adapters code).</summary>
+internal static class AdapterHook
+{
+    public static Action<ModelBundle, string[]> Apply { get; set; } =
+        (_, _) => throw new FinQLoraException("--adapter: LoRA adapters are not available in this build");
+}

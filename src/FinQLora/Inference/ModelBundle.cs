@@ -1,0 +1,33 @@
+using FinQLora.Model;
+using FinQLora.Text;
+
+namespace FinQLora.Inference;
+
+/// <summary>A loaded model with its tokenizer: what score, generate and evaluate work on.</summary>
+public sealed class ModelBundle(LlamaForCausalLM model, LlamaTokenizer tokenizer) : IDisposable
+{
+    public LlamaForCausalLM Model { get; } = model;
+    public LlamaTokenizer Tokenizer { get; } = tokenizer;
+
+    /// <summary>Loads a Hugging Face folder; checks that the tokenizer fits the embedding table.</summary>
+    public static ModelBundle Load(string dir, ModelLoadOptions options)
+    {
+        var tokenizer = LlamaTokenizer.FromModelDirectory(dir);
+        var config = LlamaConfig.Load(dir);
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new FinQLoraException($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {config.VocabSize}: tokenizer and model do not belong together");
+        return new ModelBundle(LlamaBuilder.Load(dir, options), tokenizer);
+    }
+
+    /// <summary>Token ids of a prompt, plain (BOS + text) or wrapped in the Llama-3.1 chat format.</summary>
+    public int[] EncodePrompt(string prompt, bool chat, string? system = null)
+    {
+        if (!chat) return Tokenizer.Encode(prompt, addBos: true);
+        var messages = new List<ChatMessage>();
+        if (!string.IsNullOrEmpty(system)) messages.Add(new ChatMessage("system", system));
+        messages.Add(new ChatMessage("user", prompt));
+        return Tokenizer.Encode(ChatFormat.Render(messages, addGenerationPrompt: true), addBos: false);
+    }
+
+    public void Dispose() => Model.Dispose();
+}
