@@ -37,6 +37,14 @@ public sealed class LlamaForCausalLM : nn.Module
     }
 
     public IEnumerable<LlamaDecoderLayer> Layers => model.layers;
+
+    /// <summary>The output projection's weight [v, d] (the embedding table when tied), for the chunked loss.</summary>
+    public Tensor HeadWeight => lm_head switch
+    {
+        TorchSharp.Modules.Linear linear => linear.weight!,
+        TiedLmHead => model.embed_tokens.weight,
+        _ => throw new InvalidOperationException($"unexpected lm_head type {lm_head.GetType().Name}"),
+    };
 }
 
 /// <summary>The output head of a model with tied embeddings: logits = x · embed_tokens.weightᵀ.</summary>
