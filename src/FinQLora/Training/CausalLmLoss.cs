@@ -1,0 +1,52 @@
+using FinQLora.Model;
+using static TorchSharp.torch;
+
+namespace FinQLora.Training;
+
+/// <summary>A micro-batch's summed token loss and how many tokens it covers.</summary>
+public sealed record LossResult(Tensor Sum, long Tokens);
+
+/// <summary>
+/// The training loss of a causal LM: labels are aligned with the input ids (-100 = ignore, e.g. the
+/// prompt and padding), shifted by one inside; only labelled positions reach the output head, and
+/// their cross-entropy is computed in chunks (<see cref="ChunkedCrossEntropy"/>). With gradient
+/// checkpointing each decoder layer is recomputed in the backward pass.
+/// </summary>
+public static class CausalLmLoss
+{
+    public const long IgnoreIndex = -100;
+
+    /// <param name="ids">[b, s] int64</param>
+    /// <param name="labels">[b, s] int64, -100 where no loss</param>
+    /// <param name="positions">[b, s] int64 (restart at 0 per packed sequence), or null for 0..s-1</param>
+    /// <param name="segments">[b, s] int64 packed-sequence ids (attention stays inside a segment), or null</param>
+    public static LossResult Compute(LlamaForCausalLM model, Tensor ids, Tensor labels, Tensor? positions, Tensor? segments,
+        bool gradientCheckpointing, long seed, int chunk = 1024)
+    {
+        using var scope = NewDisposeScope();
+        long b = ids.shape[0], s = ids.shape[1];
+        positions ??= arange(s, ScalarType.Int64, ids.device).unsqueeze(0).expand(b, s);
+        Tensor? mask = null;
+        if (segments is not null)
+        {
+            var causal = ones([s, s], ScalarType.Bool, ids.device).tril();                              // [s, s]
+            var same = segments.unsqueeze(2).eq(segments.unsqueeze(1));                                 // [b, s, s]
+            mask = same.logical_and(causal).unsqueeze(1);                                               // [b, 1, s, s]
+        }
+        int layer = 0;
+        Func<LlamaDecoderLayer, Tensor, AttentionContext, Tensor>? runLayer = null;
+        if (gradientCheckpointing)
+            runLayer = (l, x, ctx) => CheckpointedLayer.Run(l, x.requires_grad ? x : x.detach().requires_grad_(true), ctx, seed * 1000 + layer++);
+        else
+            random.manual_seed(seed);
+        var hidden = model.model.Forward(ids, positions, mask, null, runLayer);                          // [b, s, d]
+        long d = hidden.shape[2];
+        var target = labels.narrow(1, 1, s - 1).reshape(-1);                                              // [b*(s-1)]
+        var keep = target.ne(IgnoreIndex).nonzero().squeeze(1);                                          // [n]
+        long n = keep.shape[0];
+        if (n == 0) return new LossResult(zeros(1, ScalarType.Float32, ids.device).squeeze(0).MoveToOuterDisposeScope(), 0);
+        var h = hidden.narrow(1, 0, s - 1).reshape(-1, d).index_select(0, keep);                           // [n, d]
+        var loss = ChunkedCrossEntropy.Sum(h, model.HeadWeight, target.index_select(0, keep), chunk);
+        return new LossResult(loss.MoveToOuterDisposeScope(), n);
+    }
+}
