@@ -1,0 +1,144 @@
+"""The Python reference for `finqlora bench`: transformers + PEFT on the same GPU, same shape, same settings.
+
+Reference only (the product is C#). bitsandbytes is not installed on the GPU machine used here, so the
+Python side trains bf16 LoRA (not QLoRA); that is the comparison the performance issue asks for.
+
+    python3 tools/bench/reference_bench.py --method lora --targets q_proj,k_proj,v_proj,o_proj --r 16 --alpha 32 \
+        --batch 2 --seq 2048 --steps 10 --warmup 3 --compile {off,on} --json out.jsonl
+    python3 tools/bench/reference_bench.py --method full --batch 2 --seq 2048 ...
+    python3 tools/bench/reference_bench.py --generate --batch 1 --prompt-len 512 --new-tokens 64
+
+Each run appends one JSON object per line (the format `finqlora report --bench` reads).
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+SHAPES = {
+    "llama3.1-8b": dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                        num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-5,
+                        max_position_embeddings=131072, tie_word_embeddings=False,
+                        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                      "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+                        rope_theta=500000.0),
+    "tiny": dict(vocab_size=128256, hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5, max_position_embeddings=131072,
+                 tie_word_embeddings=True, rope_theta=500000.0),
+}
+
+
+def build_model(shape):
+    cfg = LlamaConfig(**SHAPES[shape], attn_implementation="sdpa")
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    return model, cfg
+
+
+def gib(x):
+    return x / 2**30
+
+
+def train_bench(a):
+    model, cfg = build_model(a.shape)
+    if a.method == "lora":
+        from peft import LoraConfig, get_peft_model
+        model = get_peft_model(model, LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=0.0, task_type="CAUSAL_LM",
+                                                 target_modules=a.targets.split(",")))
+    if a.grad_ckpt == "on":
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if a.method == "lora":
+            model.enable_input_require_grads()
+    model.config.use_cache = False
+    if a.compile == "on":
+        base = model.base_model.model if a.method == "lora" else model
+        for i, layer in enumerate(base.model.layers):
+            base.model.layers[i] = torch.compile(layer)
+    params = [p for p in model.parameters() if p.requires_grad]
+    trainable = sum(p.numel() for p in params)
+    total = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    resident = torch.cuda.memory_allocated()
+    g = torch.Generator(device="cuda").manual_seed(0)
+    ids = torch.randint(0, cfg.vocab_size, (a.batch, a.seq), device="cuda", generator=g)
+    times = []
+    torch.cuda.reset_peak_memory_stats()
+    for step in range(a.warmup + a.steps):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = model(input_ids=ids, labels=ids)
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        if step >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    tok_s = a.batch * a.seq / med
+    flops_per_token = 6 * total + 12 * cfg.num_hidden_layers * cfg.hidden_size * a.seq  # standard estimate
+    if a.method == "lora":
+        flops_per_token = 4 * total + 12 * cfg.num_hidden_layers * cfg.hidden_size * a.seq  # no weight grads
+    return dict(side="transformers-" + ("compiled" if a.compile == "on" else "eager"), method=a.method, shape=a.shape,
+                batch=a.batch, seq=a.seq, grad_ckpt=a.grad_ckpt, lora_r=a.r if a.method == "lora" else None,
+                targets=a.targets if a.method == "lora" else None, step_time_ms=med * 1000, tokens_per_s=tok_s,
+                peak_allocated_gib=gib(torch.cuda.max_memory_allocated()), peak_reserved_gib=gib(torch.cuda.max_memory_reserved()),
+                resident_gib=gib(resident), trainable_params=trainable, total_params=total,
+                mfu=tok_s * flops_per_token / 989e12, device=torch.cuda.get_device_name(),
+                versions=dict(torch=torch.__version__, transformers=__import__("transformers").__version__))
+
+
+@torch.no_grad()
+def generate_bench(a):
+    model, cfg = build_model(a.shape)
+    model.eval()
+    g = torch.Generator(device="cuda").manual_seed(0)
+    ids = torch.randint(0, cfg.vocab_size, (a.batch, a.prompt_len), device="cuda", generator=g)
+    kw = dict(max_new_tokens=a.new_tokens, min_new_tokens=a.new_tokens, do_sample=False, pad_token_id=0)
+    for _ in range(a.warmup):
+        model.generate(ids, **kw)
+    times = []
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(a.steps):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        model.generate(ids, **kw)
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    return dict(side="transformers-eager", method="generate-bf16", shape=a.shape, batch=a.batch, prompt_len=a.prompt_len,
+                new_tokens=a.new_tokens, total_time_ms=med * 1000, new_tokens_per_s=a.batch * a.new_tokens / med,
+                peak_allocated_gib=gib(torch.cuda.max_memory_allocated()), device=torch.cuda.get_device_name())
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--shape", default="llama3.1-8b", choices=SHAPES)
+    p.add_argument("--method", default="lora", choices=["lora", "full"])
+    p.add_argument("--r", type=int, default=16)
+    p.add_argument("--alpha", type=int, default=32)
+    p.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--seq", type=int, default=2048)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--grad-ckpt", default="on", choices=["on", "off"])
+    p.add_argument("--compile", default="off", choices=["on", "off"])
+    p.add_argument("--generate", action="store_true")
+    p.add_argument("--prompt-len", type=int, default=512)
+    p.add_argument("--new-tokens", type=int, default=64)
+    p.add_argument("--json")
+    a = p.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = True
+    result = generate_bench(a) if a.generate else train_bench(a)
+    line = json.dumps(result)
+    print(line, flush=True)
+    if a.json:
+        with open(a.json, "a") as f:
+            f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
