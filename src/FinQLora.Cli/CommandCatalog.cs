@@ -11,5 +11,6 @@ internal static class CommandCatalog
         EnvCommand.Create(),
         ScoreCommand.Create(),
         GenerateCommand.Create(),
+        BenchCommand.Create(),
     ];
 }

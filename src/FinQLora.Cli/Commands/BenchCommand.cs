@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Text.Json;
+using FinQLora.Benchmarks;
+
+namespace FinQLora.Cli.Commands;
+
+/// <summary>`finqlora bench`: step time, tokens/s, memory and MFU on random weights of a named shape.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var shape = new Option<string>("--shape") { Description = "llama3.1-8b, tiny, or a path to a config.json.", DefaultValueFactory = _ => "llama3.1-8b" };
+        var method = new Option<string>("--method") { Description = "qlora (NF4 base + LoRA), lora (bf16 base + LoRA) or full.", DefaultValueFactory = _ => "qlora" };
+        var r = new Option<int>("--lora-r") { Description = "LoRA rank.", DefaultValueFactory = _ => 16 };
+        var alpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha.", DefaultValueFactory = _ => 32 };
+        var targets = new Option<string>("--targets") { Description = "LoRA target modules, comma-separated, or all-linear.", DefaultValueFactory = _ => "q_proj,k_proj,v_proj,o_proj" };
+        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 2 };
+        var seq = new Option<int>("--seq") { Description = "Sequence length (training).", DefaultValueFactory = _ => 2048 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps (or generate runs).", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps.", DefaultValueFactory = _ => 3 };
+        var ckpt = new Option<string>("--grad-ckpt") { Description = "Gradient checkpointing: on or off.", DefaultValueFactory = _ => "on" };
+        var device = CliOptions.Device();
+        var dtype = new Option<string>("--dtype") { Description = "Compute dtype.", DefaultValueFactory = _ => "bfloat16" };
+        var generate = new Option<bool>("--generate") { Description = "Benchmark greedy decoding instead of training." };
+        var promptLen = new Option<int>("--prompt-len") { Description = "Prompt length (with --generate).", DefaultValueFactory = _ => 512 };
+        var newTokens = new Option<int>("--new-tokens") { Description = "New tokens per row (with --generate).", DefaultValueFactory = _ => 64 };
+        var json = new Option<string?>("--json") { Description = "Append the result as one JSON line to this file." };
+        var command = new Command("bench", "Measure training-step or decoding speed and memory on random weights (nothing is downloaded).");
+        foreach (var o in new Option[] { shape, method, r, alpha, targets, batch, seq, steps, warmup, ckpt, device, dtype, generate, promptLen, newTokens, json })
+            command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var m = parse.GetValue(method)!;
+            if (m is not ("qlora" or "lora" or "full")) throw new FinQLoraException($"--method {m}: expected qlora, lora or full");
+            var c = parse.GetValue(ckpt)!;
+            if (c is not ("on" or "off")) throw new FinQLoraException($"--grad-ckpt {c}: expected on or off");
+            var settings = new BenchSettings(parse.GetValue(shape)!, m, parse.GetValue(r), parse.GetValue(alpha),
+                parse.GetValue(targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(steps), parse.GetValue(warmup), c == "on",
+                parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(generate), parse.GetValue(promptLen), parse.GetValue(newTokens));
+            var result = TrainingBenchmark.Run(settings, msg => Console.Error.WriteLine(msg));
+            var line = JsonSerializer.Serialize(result, BenchJson.Options);
+            Console.WriteLine(line);
+            if (parse.GetValue(json) is { } path) File.AppendAllText(path, line + Environment.NewLine);
+            return 0;
+        });
+        return command;
+    }
+}

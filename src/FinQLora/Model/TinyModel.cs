@@ -1,0 +1,73 @@
+using System.Text.Json;
+using FinQLora.IO;
+using static TorchSharp.torch;
+
+namespace FinQLora.Model;
+
+/// <summary>
+/// The quickstart's model: a tiny Llama-3-architecture checkpoint with RANDOM weights and the real
+/// Llama-3 tokenizer (bundled), created deterministically at first use. It exercises the whole
+/// pipeline on a CPU in minutes; its outputs are meaningless.
+/// </summary>
+public static class TinyModel
+{
+    public const string Name = "tiny";
+
+    public static LlamaConfig Config => new(128256, 64, 192, 2, 4, 2, 16, 1e-5,
+        new RopeConfig("llama3", 500000, 8, 1, 4, 8192), TieWordEmbeddings: true, 131072, 128000, [128001, 128008, 128009], "float32");
+
+    /// <summary>Where the tiny model lives: $FINQLORA_HOME/tiny-llama3 (default ~/.cache/finqlora).</summary>
+    public static string DefaultDirectory
+    {
+        get
+        {
+            var home = Environment.GetEnvironmentVariable("FINQLORA_HOME");
+            if (string.IsNullOrEmpty(home))
+                home = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "finqlora");
+            return Path.Combine(home, "tiny-llama3-random");
+        }
+    }
+
+    /// <summary>Resolves a --model value: "tiny" means the tiny model (created if missing); anything else is a folder.</summary>
+    public static string Resolve(string model, Action<string>? log = null) =>
+        model == Name ? EnsureCreated(DefaultDirectory, log) : model;
+
+    public static string EnsureCreated(string dir, Action<string>? log = null)
+    {
+        if (File.Exists(Path.Combine(dir, "model.safetensors")) && File.Exists(Path.Combine(dir, "config.json"))) return dir;
+        log?.Invoke($"creating the tiny random-weight Llama-3 model in {dir} (real Llama-3 tokenizer, RANDOM weights: outputs are meaningless)");
+        var tmp = dir + ".tmp-" + Environment.ProcessId;
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+        Directory.CreateDirectory(tmp);
+        var c = Config;
+        var source = new RandomWeights(c, seed: 20241128, std: 0.05);
+        var names = new List<string> { "model.embed_tokens.weight", "model.norm.weight" };
+        for (int i = 0; i < c.NumHiddenLayers; i++)
+            names.AddRange(new[] { "input_layernorm", "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj" }.Select(n => $"model.layers.{i}.{n}.weight"));
+        using (var scope = NewDisposeScope())
+        {
+            var tensors = names.ToDictionary(n => n, n => source.Load(n, CPU, ScalarType.Float32));
+            SafeTensorsWriter.Write(Path.Combine(tmp, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        File.WriteAllText(Path.Combine(tmp, "config.json"), JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["architectures"] = new[] { "LlamaForCausalLM" }, ["model_type"] = "llama", ["vocab_size"] = c.VocabSize,
+            ["hidden_size"] = c.HiddenSize, ["intermediate_size"] = c.IntermediateSize, ["num_hidden_layers"] = c.NumHiddenLayers,
+            ["num_attention_heads"] = c.NumAttentionHeads, ["num_key_value_heads"] = c.NumKeyValueHeads, ["head_dim"] = c.HeadDim,
+            ["rms_norm_eps"] = c.RmsNormEps, ["rope_theta"] = c.Rope.Theta,
+            ["rope_scaling"] = new Dictionary<string, object> { ["rope_type"] = "llama3", ["factor"] = c.Rope.Factor, ["low_freq_factor"] = c.Rope.LowFreqFactor,
+                ["high_freq_factor"] = c.Rope.HighFreqFactor, ["original_max_position_embeddings"] = c.Rope.OriginalMaxPositionEmbeddings },
+            ["tie_word_embeddings"] = true, ["max_position_embeddings"] = c.MaxPositionEmbeddings, ["bos_token_id"] = 128000,
+            ["eos_token_id"] = c.EosTokenIds, ["torch_dtype"] = "float32", ["hidden_act"] = "silu",
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        Text.BundledTokenizer.WriteTo(tmp);
+        File.WriteAllText(Path.Combine(tmp, "README.txt"),
+            "FinQLora's tiny quickstart model: Llama-3 architecture (2 layers, hidden 64) with RANDOM weights and the real\n" +
+            "Llama-3 tokenizer (tokenizer.model, Meta Llama 3 Community License, LICENSE beside it). Its outputs are meaningless.\n");
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(dir))!);
+        Directory.Move(tmp, dir);
+        return dir;
+    }
+}
