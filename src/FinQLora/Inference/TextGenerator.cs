@@ -46,7 +46,8 @@ public static class TextGenerator
         var nextPos = positions.narrow(1, promptLen - 1, 1) + 1;                                  // [b, 1]
 
         Tensor? mask = padded ? PrefillMask(keyReal.narrow(1, 0, promptLen), dev) : null;
-        using var gen = options.Greedy ? null : new TorchSharp.torch.Generator(unchecked((ulong)options.Seed), dev);
+        // sampling draws on the CPU from a seeded generator (TorchSharp cannot create CUDA Generator objects)
+        using var gen = options.Greedy ? null : new TorchSharp.torch.Generator(unchecked((ulong)options.Seed), CPU);
         var outputs = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
         var stopped = new bool[b];
         var stopTensor = tensor(stopIds.Select(x => (long)x).DefaultIfEmpty(-1).ToArray()).to(dev);
@@ -104,6 +105,6 @@ public static class TextGenerator
             probs = zeros_like(probs).scatter_(-1, index, sorted);
             probs = probs / probs.sum(-1, keepdim: true);
         }
-        return multinomial(probs, 1, generator: gen).squeeze(1);
+        return multinomial(probs.to(ScalarType.Float32).cpu(), 1, generator: gen).squeeze(1).to(logits.device);
     }
 }

@@ -39,9 +39,10 @@ public sealed class RandomWeights(LlamaConfig config, long seed, double std = 0.
     {
         var shape = Shape(name) ?? throw new FinQLoraException($"random weights: unknown tensor '{name}'");
         if (name.EndsWith("norm.weight", StringComparison.Ordinal)) return ones(shape, dtype, device);
-        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)(seed * 1_000_003 + StableHash(name))), device);
+        // The default generators (CPU and CUDA) re-seeded per tensor: TorchSharp cannot make a CUDA Generator object.
+        random.manual_seed(unchecked(seed * 1_000_003 + StableHash(name)));
         using var scope = NewDisposeScope();
-        var w = (normal(0, std, shape, ScalarType.Float32, device, generator: gen)).to(dtype);
+        var w = normal(0, std, shape, ScalarType.Float32, device).to(dtype);
         return w.MoveToOuterDisposeScope();
     }
 
