@@ -1,16 +1,44 @@
+using System.Text;
+
 namespace FinQLora.Text;
 
-// API CONTRACT (skeleton): the tokenizer work fills in the body.
 /// <summary>A chat message: role is "system", "user" or "assistant".</summary>
 public sealed record ChatMessage(string Role, string Content);
 
-/// <summary>The official Llama-3.1 Instruct chat rendering (no tools), see docs.</summary>
+/// <summary>
+/// The official Llama-3.1 Instruct chat rendering without tools (the template in
+/// meta-llama/Llama-3.1-8B-Instruct's tokenizer_config.json): the system block is always emitted
+/// with the knowledge/today dates, message contents are trimmed.
+/// </summary>
 public static class ChatFormat
 {
-    /// <summary>
-    /// Renders messages as the Llama-3.1 template does, starting with &lt;|begin_of_text|&gt; and the
-    /// system block (always emitted); with <paramref name="addGenerationPrompt"/> it ends with the
-    /// assistant header, ready for the answer.
-    /// </summary>
-    public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt) => throw new NotImplementedException();
+    public const string BeginOfText = "<|begin_of_text|>";
+    public const string StartHeader = "<|start_header_id|>";
+    public const string EndHeader = "<|end_header_id|>";
+    public const string EndOfTurn = "<|eot_id|>";
+    public const string DateString = "26 Jul 2024";
+
+    public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        var sb = new StringBuilder(BeginOfText);
+        string system = "";
+        int start = 0;
+        if (messages.Count > 0 && messages[0].Role == "system")
+        {
+            system = messages[0].Content.Trim();
+            start = 1;
+        }
+        sb.Append(StartHeader).Append("system").Append(EndHeader).Append("\n\n")
+          .Append("Cutting Knowledge Date: December 2023\n").Append("Today Date: ").Append(DateString).Append("\n\n")
+          .Append(system).Append(EndOfTurn);
+        for (int i = start; i < messages.Count; i++)
+        {
+            var m = messages[i];
+            if (m.Role is not ("user" or "assistant" or "system"))
+                throw new FinQLoraException($"chat message {i}: unknown role '{m.Role}' (expected system, user or assistant)");
+            sb.Append(StartHeader).Append(m.Role).Append(EndHeader).Append("\n\n").Append(m.Content.Trim()).Append(EndOfTurn);
+        }
+        if (addGenerationPrompt) sb.Append(StartHeader).Append("assistant").Append(EndHeader).Append("\n\n");
+        return sb.ToString();
+    }
 }

@@ -1,33 +1,291 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
+
 namespace FinQLora.Text;
 
-// API CONTRACT (skeleton): the tokenizer work fills in the bodies; other code may already call these members.
 /// <summary>
 /// The Llama-3 byte-level BPE tokenizer, from a Hugging Face tokenizer.json or Meta's tiktoken
-/// tokenizer.model, built on Microsoft.ML.Tokenizers. Special tokens written in the text
-/// (e.g. "&lt;|eot_id|&gt;") are recognised as single tokens, as transformers does.
+/// tokenizer.model, on Microsoft.ML.Tokenizers' TiktokenTokenizer. Special tokens written in the
+/// text (e.g. "&lt;|eot_id|&gt;") are recognised as single tokens, as transformers does.
 /// </summary>
+/// <remarks>
+/// A tokenizer.json's BPE is turned into a tiktoken rank table (rank = token id). Tiktoken merges the
+/// adjacent pair whose concatenation has the lowest rank and looks a whole pre-tokenized piece up
+/// first; for vocabularies whose ids follow merge order (Llama 3's, and what Hugging Face's BPE
+/// trainer writes) that is exactly Hugging Face's BPE with ignore_merges. <see cref="FromTokenizerJson"/>
+/// checks the ordering and refuses a file where it does not hold.
+/// </remarks>
 public sealed class LlamaTokenizer
 {
-    /// <summary>Loads tokenizer.json (+ tokenizer_config.json) from a model folder, else tokenizer.model.</summary>
-    public static LlamaTokenizer FromModelDirectory(string dir) => throw new NotImplementedException();
+    public const string Llama3Pattern =
+        @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    public static LlamaTokenizer FromTokenizerJson(string tokenizerJsonPath, string? tokenizerConfigPath = null) => throw new NotImplementedException();
+    private readonly TiktokenTokenizer _bpe;
+    private readonly Dictionary<string, int> _special;
+    private readonly HashSet<int> _specialIds;
+    private readonly HashSet<int> _stopIds;
 
-    /// <summary>Meta's tokenizer.model (base64 token + rank per line) with Llama-3's 256 special tokens after the ranks.</summary>
-    public static LlamaTokenizer FromTiktokenModel(string tokenizerModelPath) => throw new NotImplementedException();
+    public int VocabSize { get; }
+    public int BosId { get; }
+    public int EotId { get; }
+    public int PadId { get; }
+    public IReadOnlySet<int> StopIds => _stopIds;
+    public IReadOnlyDictionary<string, int> SpecialTokens => _special;
 
-    /// <summary>Number of ids, special tokens included.</summary>
-    public int VocabSize => throw new NotImplementedException();
-    public int BosId => throw new NotImplementedException();
-    /// <summary>&lt;|eot_id|&gt;: ends a chat turn; the training target ends with it.</summary>
-    public int EotId => throw new NotImplementedException();
-    /// <summary>Ids that stop generation (end_of_text, eom, eot, and the config's eos ids).</summary>
-    public IReadOnlySet<int> StopIds => throw new NotImplementedException();
-    /// <summary>Id used to pad batches (&lt;|finetune_right_pad_id|&gt; or end_of_text).</summary>
-    public int PadId => throw new NotImplementedException();
+    private LlamaTokenizer(TiktokenTokenizer bpe, Dictionary<string, int> special, int vocabSize, int bosId, IEnumerable<int> extraStops)
+    {
+        _bpe = bpe;
+        _special = special;
+        _specialIds = special.Values.ToHashSet();
+        VocabSize = vocabSize;
+        BosId = bosId;
+        EotId = special.TryGetValue("<|eot_id|>", out var eot) ? eot : special.GetValueOrDefault("<|end_of_text|>", -1);
+        PadId = special.TryGetValue("<|finetune_right_pad_id|>", out var pad) ? pad : special.GetValueOrDefault("<|end_of_text|>", 0);
+        _stopIds = new[] { "<|end_of_text|>", "<|eom_id|>", "<|eot_id|>" }.Where(special.ContainsKey).Select(t => special[t]).Concat(extraStops).ToHashSet();
+    }
 
-    public int[] Encode(string text, bool addBos = true) => throw new NotImplementedException();
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) => throw new NotImplementedException();
-    /// <summary>The id of a special token such as "&lt;|eot_id|&gt;", or null.</summary>
-    public int? SpecialTokenId(string token) => throw new NotImplementedException();
+    /// <summary>Loads tokenizer.json (+ tokenizer_config.json, config.json's eos ids) from a model folder, else tokenizer.model.</summary>
+    public static LlamaTokenizer FromModelDirectory(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new FinQLoraException($"{dir}: model folder not found");
+        var extraStops = ReadConfigEos(Path.Combine(dir, "config.json"));
+        var json = Path.Combine(dir, "tokenizer.json");
+        if (File.Exists(json)) return FromTokenizerJson(json, Path.Combine(dir, "tokenizer_config.json"), extraStops);
+        var model = Path.Combine(dir, "tokenizer.model");
+        if (File.Exists(model)) return FromTiktokenModel(model, extraStops);
+        throw new FinQLoraException($"{dir}: no tokenizer.json or tokenizer.model");
+    }
+
+    /// <summary>The Llama-3 tokenizer bundled with FinQLora (Meta's tokenizer.model).</summary>
+    public static LlamaTokenizer Llama3()
+    {
+        using var stream = BundledTokenizer.Open();
+        return FromTiktokenStream(stream, "bundled tokenizer.model", []);
+    }
+
+    /// <summary>Meta's tokenizer.model (base64 token + rank per line) with Llama-3.1's 256 special tokens after the ranks.</summary>
+    public static LlamaTokenizer FromTiktokenModel(string path, IEnumerable<int>? extraStops = null)
+    {
+        if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
+        using var stream = File.OpenRead(path);
+        return FromTiktokenStream(stream, path, extraStops ?? []);
+    }
+
+    private static LlamaTokenizer FromTiktokenStream(Stream stream, string what, IEnumerable<int> extraStops)
+    {
+        var bytes = new MemoryStream();
+        stream.CopyTo(bytes);
+        int ranks = 0;
+        bytes.Position = 0;
+        using (var reader = new StreamReader(bytes, leaveOpen: true))
+            for (string? line; (line = reader.ReadLine()) != null;)
+            {
+                if (line.Length == 0) continue;
+                var parts = line.Split(' ');
+                if (parts.Length != 2 || !int.TryParse(parts[1], out var rank))
+                    throw new FinQLoraException($"{what}: line {ranks + 1} is not 'base64-token rank'");
+                ranks = Math.Max(ranks, rank + 1);
+            }
+        bytes.Position = 0;
+        var special = Llama31SpecialTokens(ranks);
+        var bpe = Create(bytes, Llama3Pattern, special);
+        return new LlamaTokenizer(bpe, special, ranks + special.Count, special["<|begin_of_text|>"], extraStops);
+    }
+
+    /// <summary>Llama-3.1's special tokens: ids from <paramref name="first"/> (128000) on, 256 of them.</summary>
+    public static Dictionary<string, int> Llama31SpecialTokens(int first)
+    {
+        string[] named = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
+            "<|finetune_right_pad_id|>", "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
+            "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"];
+        var result = new Dictionary<string, int>();
+        for (int i = 0; i < 256; i++)
+            result[i < named.Length ? named[i] : $"<|reserved_special_token_{i - named.Length + 3}|>"] = first + i;
+        return result;
+    }
+
+    public static LlamaTokenizer FromTokenizerJson(string tokenizerJsonPath, string? tokenizerConfigPath = null, IEnumerable<int>? extraStops = null)
+    {
+        if (!File.Exists(tokenizerJsonPath)) throw new FinQLoraException($"{tokenizerJsonPath}: file not found");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(tokenizerJsonPath)); }
+        catch (JsonException e) { throw new FinQLoraException($"{tokenizerJsonPath}: invalid JSON ({e.Message})"); }
+        using var _ = doc;
+        var root = doc.RootElement;
+        string Where(string what) => $"{tokenizerJsonPath}: {what}";
+        if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object) throw new FinQLoraException(Where("no \"model\" object"));
+        var type = model.TryGetProperty("type", out var t) ? t.GetString() : null;
+        if (type != "BPE") throw new FinQLoraException(Where($"model type '{type}' is not supported (expected a byte-level BPE)"));
+        if (!model.TryGetProperty("vocab", out var vocabEl) || vocabEl.ValueKind != JsonValueKind.Object) throw new FinQLoraException(Where("model.vocab is missing"));
+        if (!model.TryGetProperty("merges", out var mergesEl) || mergesEl.ValueKind != JsonValueKind.Array || mergesEl.GetArrayLength() == 0)
+            throw new FinQLoraException(Where("model.merges is missing or empty: a BPE tokenizer needs its merges"));
+
+        var vocab = new Dictionary<string, int>();
+        foreach (var p in vocabEl.EnumerateObject()) vocab[p.Name] = p.Value.GetInt32();
+        var special = new Dictionary<string, int>();
+        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+            foreach (var a in added.EnumerateArray())
+                special[a.GetProperty("content").GetString()!] = a.GetProperty("id").GetInt32();
+        foreach (var s in special.Keys) vocab.Remove(s);
+
+        CheckMergeOrder(tokenizerJsonPath, vocab, mergesEl);
+        var decoder = ByteLevelDecoder;
+        var ranks = new MemoryStream();
+        using (var w = new StreamWriter(ranks, new UTF8Encoding(false), leaveOpen: true))
+            foreach (var (token, id) in vocab.OrderBy(kv => kv.Value))
+            {
+                var raw = new byte[token.Length];
+                for (int i = 0; i < token.Length; i++)
+                    raw[i] = decoder.TryGetValue(token[i], out var b) ? b : throw new FinQLoraException(Where($"token '{token}' is not byte-level BPE (character U+{(int)token[i]:X4})"));
+                w.Write(Convert.ToBase64String(raw));
+                w.Write(' ');
+                w.Write(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                w.Write('\n');
+            }
+        ranks.Position = 0;
+        var bpe = Create(ranks, PreTokenizerPattern(root) ?? Llama3Pattern, special);
+        int vocabSize = Math.Max(vocab.Values.DefaultIfEmpty(-1).Max(), special.Values.DefaultIfEmpty(-1).Max()) + 1;
+        int bos = BosFromPostProcessor(root, special) ?? BosFromConfig(tokenizerConfigPath, special)
+                  ?? special.GetValueOrDefault("<|begin_of_text|>", -1);
+        if (bos < 0) throw new FinQLoraException(Where("no BOS token found (post_processor, tokenizer_config.json bos_token, or <|begin_of_text|>)"));
+        var stops = (extraStops ?? []).Concat(EosFromConfig(tokenizerConfigPath, special));
+        return new LlamaTokenizer(bpe, special, vocabSize, bos, stops);
+    }
+
+    public int[] Encode(string text, bool addBos = true)
+    {
+        var ids = _bpe.EncodeToIds(text);
+        if (!addBos) return ids.ToArray();
+        var result = new int[ids.Count + 1];
+        result[0] = BosId;
+        for (int i = 0; i < ids.Count; i++) result[i + 1] = ids[i];
+        return result;
+    }
+
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
+        _bpe.Decode(skipSpecialTokens ? ids.Where(i => !_specialIds.Contains(i)) : ids);
+
+    public int? SpecialTokenId(string token) => _special.TryGetValue(token, out var id) ? id : null;
+
+    public bool IsSpecial(int id) => _specialIds.Contains(id);
+
+    private static TiktokenTokenizer Create(Stream ranks, string pattern, Dictionary<string, int> special)
+    {
+        Regex regex;
+        try { regex = new Regex(pattern, RegexOptions.Compiled); }
+        catch (ArgumentException e) { throw new FinQLoraException($"the tokenizer's pre-tokenizer regex is not supported: {e.Message}"); }
+        return TiktokenTokenizer.Create(ranks, new RegexPreTokenizer(regex, special), null, special, cacheSize: 65536);
+    }
+
+    /// <summary>Tiktoken merges by rank; that equals HF's merge order only if each merge's result ranks after both parts and merges rank in order.</summary>
+    private static void CheckMergeOrder(string path, Dictionary<string, int> vocab, JsonElement merges)
+    {
+        int previous = -1, index = 0;
+        foreach (var m in merges.EnumerateArray())
+        {
+            string a, b;
+            if (m.ValueKind == JsonValueKind.String)
+            {
+                var s = m.GetString()!;
+                int space = s.IndexOf(' ', 1);
+                if (space < 0) throw new FinQLoraException($"{path}: merge {index} '{s}' is not 'a b'");
+                a = s[..space]; b = s[(space + 1)..];
+            }
+            else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2)
+            {
+                a = m[0].GetString()!; b = m[1].GetString()!;
+            }
+            else throw new FinQLoraException($"{path}: merge {index} is neither \"a b\" nor [a, b]");
+            if (!vocab.TryGetValue(a + b, out var id) || !vocab.TryGetValue(a, out var ia) || !vocab.TryGetValue(b, out var ib))
+                throw new FinQLoraException($"{path}: merge {index} ('{a}', '{b}') refers to tokens missing from the vocab");
+            if (id <= previous || id <= ia || id <= ib)
+                throw new FinQLoraException($"{path}: merge {index} ('{a}', '{b}') is out of id order; FinQLora supports BPE vocabularies whose ids follow merge order (as Llama 3's do)");
+            previous = id;
+            index++;
+        }
+    }
+
+    private static string? PreTokenizerPattern(JsonElement root)
+    {
+        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object) return null;
+        IEnumerable<JsonElement> steps = pre.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray() : [pre];
+        foreach (var step in steps)
+            if (step.TryGetProperty("type", out var ty) && ty.GetString() == "Split" && step.TryGetProperty("pattern", out var pat) && pat.TryGetProperty("Regex", out var rx))
+                return rx.GetString();
+        return null;
+    }
+
+    private static int? BosFromPostProcessor(JsonElement root, Dictionary<string, int> special)
+    {
+        if (!root.TryGetProperty("post_processor", out var pp) || pp.ValueKind != JsonValueKind.Object) return null;
+        IEnumerable<JsonElement> steps = pp.TryGetProperty("processors", out var list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray() : [pp];
+        foreach (var step in steps)
+        {
+            if (!step.TryGetProperty("type", out var ty) || ty.GetString() != "TemplateProcessing" || !step.TryGetProperty("single", out var single)) continue;
+            foreach (var piece in single.EnumerateArray())
+            {
+                if (piece.TryGetProperty("SpecialToken", out var st)) return special.TryGetValue(st.GetProperty("id").GetString()!, out var id) ? id : null;
+                if (piece.TryGetProperty("Sequence", out _)) return null;   // the sequence comes first: no BOS
+            }
+        }
+        return null;
+    }
+
+    private static int? BosFromConfig(string? configPath, Dictionary<string, int> special)
+    {
+        var name = ConfigToken(configPath, "bos_token");
+        return name is not null && special.TryGetValue(name, out var id) ? id : null;
+    }
+
+    private static IEnumerable<int> EosFromConfig(string? configPath, Dictionary<string, int> special)
+    {
+        var name = ConfigToken(configPath, "eos_token");
+        return name is not null && special.TryGetValue(name, out var id) ? [id] : [];
+    }
+
+    private static string? ConfigToken(string? configPath, string key)
+    {
+        if (configPath is null || !File.Exists(configPath)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(configPath));
+            if (!doc.RootElement.TryGetProperty(key, out var v)) return null;
+            return v.ValueKind == JsonValueKind.String ? v.GetString() : v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var c) ? c.GetString() : null;
+        }
+        catch (JsonException e) { throw new FinQLoraException($"{configPath}: invalid JSON ({e.Message})"); }
+    }
+
+    private static IEnumerable<int> ReadConfigEos(string configPath)
+    {
+        if (!File.Exists(configPath)) return [];
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(configPath));
+            if (!doc.RootElement.TryGetProperty("eos_token_id", out var v)) return [];
+            return v.ValueKind switch
+            {
+                JsonValueKind.Number => [v.GetInt32()],
+                JsonValueKind.Array => v.EnumerateArray().Select(x => x.GetInt32()).ToList(),
+                _ => [],
+            };
+        }
+        catch (JsonException) { return []; }   // LlamaConfig.Load reports a broken config.json with its own message
+    }
+
+    /// <summary>GPT-2's byte-level alphabet: the printable character each byte is written as in tokenizer.json.</summary>
+    private static readonly Dictionary<char, byte> ByteLevelDecoder = BuildByteLevelDecoder();
+
+    private static Dictionary<char, byte> BuildByteLevelDecoder()
+    {
+        var result = new Dictionary<char, byte>();
+        int n = 0;
+        for (int b = 0; b < 256; b++)
+        {
+            bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            result[(char)(printable ? b : 256 + n++)] = (byte)b;
+        }
+        return result;
+    }
 }
