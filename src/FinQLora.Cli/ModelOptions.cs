@@ -7,7 +7,7 @@ namespace FinQLora.Cli;
 /// <summary>The options every model-running command shares: --model, --adapter, --quantize, --device, --dtype.</summary>
 internal sealed class ModelOptions
 {
-    public readonly Option<string> Model = new("--model") { Description = "Hugging Face model folder (config.json, tokenizer.json or tokenizer.model, *.safetensors).", Required = true };
+    public readonly Option<string> Model = new("--model") { Description = "Hugging Face model folder (config.json, tokenizer.json or tokenizer.model, *.safetensors), or \"tiny\" for the quickstart model (random weights).", Required = true };
     public readonly Option<string[]> Adapters = new("--adapter") { Description = "PEFT LoRA adapter folder; repeat to stack several.", DefaultValueFactory = _ => [] };
     public readonly Option<string> Quantize = new("--quantize") { Description = "Quantize the attention and MLP projections while loading: none or nf4.", DefaultValueFactory = _ => "none" };
     public readonly Option<string> Device = CliOptions.Device();
@@ -27,7 +27,8 @@ internal sealed class ModelOptions
 
     public ModelBundle Load(ParseResult parse)
     {
-        var bundle = ModelBundle.Load(parse.GetValue(Model)!, LoadOptions(parse));
+        var dir = TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
+        var bundle = ModelBundle.Load(dir, LoadOptions(parse));
         var adapters = parse.GetValue(Adapters) ?? [];
         if (adapters.Length > 0) AdapterHook.Apply(bundle, adapters);
         return bundle;
