@@ -14,5 +14,6 @@ internal static class CommandCatalog
         GenerateCommand.Create(),
         BenchCommand.Create(),
         PrepareDataCommand.Create(),
+        EvaluateCommand.Create(),
     ];
 }

@@ -25,6 +25,17 @@ public sealed class PromptEncoder(LlamaTokenizer tokenizer, int maxLength, Trunc
     /// <summary>Prompt token ids (everything up to and including the assistant header), as evaluation feeds them.</summary>
     public int[] EncodePrompt(string query) => EncodeParts(query).Prompt;
 
+    /// <summary>The prompt cut to at most <paramref name="budget"/> tokens the same way training cuts contexts.</summary>
+    public int[] EncodePrompt(string query, int budget)
+    {
+        var (prompt, head, body, tail) = EncodeParts(query);
+        if (prompt.Length <= budget) return prompt;
+        var marker = tokenizer.Encode(" [...] ", addBos: false);
+        int keepHead = Math.Min(KeepHead, body.Length);
+        int keepTail = Math.Max(0, budget - head.Length - tail.Length - marker.Length - keepHead);
+        return [.. head, .. body[..keepHead], .. marker, .. body[(body.Length - Math.Min(keepTail, body.Length - keepHead))..], .. tail];
+    }
+
     /// <summary>The training example, or null when it is too long and the mode is Drop (or even truncation cannot fit it).</summary>
     public TokenizedExample? Encode(FlareRow row)
     {
