@@ -54,11 +54,13 @@ public static class FlareScorer
     /// <summary>
     /// The numeric-tolerance accuracy reported beside FinQA's exact match (not a FLARE metric):
     /// the first number in the output and the answer (ignoring $, % and thousands commas) agree
-    /// within 1 % of the answer's magnitude, or 1e-6 when the answer is 0.
+    /// within 1 % of the answer's magnitude, or 1e-6 when the answer is 0. A non-numeric answer
+    /// (e.g. "yes") falls back to exact match.
     /// </summary>
     public static bool NumericMatch(string output, string answer)
     {
-        if (FirstNumber(answer) is not { } a || FirstNumber(output) is not { } p) return false;
+        if (FirstNumber(answer) is not { } a) return output.Trim() == answer.Trim();
+        if (FirstNumber(output) is not { } p) return false;
         return Math.Abs(p - a) <= Math.Max(1e-6, 0.01 * Math.Abs(a));
     }
 
