@@ -137,10 +137,14 @@ public static class DatasetPreparer
         return Convert.ToHexStringLower(SHA256.HashData(s));
     }
 
-    /// <summary>Reads a prepared data folder's task/split (normalized FLARE JSONL), or null when absent.</summary>
-    public static List<FlareRow>? ReadPrepared(string dataDir, FlareTask task, string split)
+    /// <summary>
+    /// Reads DIR/&lt;task&gt;/&lt;split&gt;.jsonl (FLARE or PIXIU format: prepare-data's output, or samples/ as
+    /// shipped), or null when absent.
+    /// </summary>
+    public static List<FlareRow>? ReadPrepared(string dataDir, FlareTask task, string split, bool skipBadRows = false)
     {
         var path = Path.Combine(dataDir, task.Name, split + ".jsonl");
-        return File.Exists(path) ? FlareJsonl.Read(path, task, split).Rows : null;
+        if (!File.Exists(path)) return null;
+        return (IsPixiu(path) ? PixiuJsonl.Read(path, task, split, skipBadRows) : FlareJsonl.Read(path, task, split, skipBadRows)).Rows;
     }
 }
