@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace FinQLora.IO;
+
+/// <summary>
+/// Crash-safe file writes: the bytes go to a temporary file in the target's folder, which is
+/// flushed to disk (fsync), renamed over the target (atomic within one file system), and then the
+/// folder itself is fsynced so the rename survives a power loss. A reader therefore sees either
+/// the old file or the complete new one, never a torn one. Temporary files are named
+/// <c>.NAME.tmp-PID-N</c>; <see cref="IsTemporary"/> recognises leftovers of a killed process.
+/// </summary>
+public static partial class AtomicFile
+{
+    private static long _counter;
+
+    public static void WriteAllText(string path, string text) => Write(path, s => s.Write(new UTF8Encoding(false).GetBytes(text)));
+
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    {
+        var copy = bytes.ToArray();
+        Write(path, s => s.Write(copy));
+    }
+
+    /// <summary>Writes through <paramref name="write"/> into a temporary file, then publishes it under <paramref name="path"/>.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        var tmp = TemporaryPathFor(full);
+        try
+        {
+            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch (IOException e)
+        {
+            TryDelete(tmp);
+            throw new FinQLoraException($"could not write {full}: {e.Message}{DiskFullHint(e)}", exitCode: 1, inner: e);
+        }
+        catch
+        {
+            TryDelete(tmp);
+            throw;
+        }
+        SyncDirectory(dir);
+    }
+
+    /// <summary>A fresh temporary name beside <paramref name="path"/>: <c>.NAME.tmp-PID-N</c>.</summary>
+    public static string TemporaryPathFor(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var n = Interlocked.Increment(ref _counter);
+        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}-{n}");
+    }
+
+    /// <summary>True for names made by <see cref="TemporaryPathFor"/> (leftovers of an interrupted write).</summary>
+    public static bool IsTemporary(string path)
+    {
+        var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+        return name.StartsWith('.') && name.Contains(".tmp-", StringComparison.Ordinal);
+    }
+
+    /// <summary>Flushes a folder's entries (renames, creations) to disk. A no-op where the OS has no such call (Windows).</summary>
+    public static void SyncDirectory(string dir)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        int fd = open(dir, O_RDONLY | (OperatingSystem.IsLinux() ? O_DIRECTORY_LINUX : 0));
+        if (fd < 0) return;  // best effort: some file systems refuse to open folders
+        try { fsync(fd); }
+        finally { close(fd); }
+    }
+
+    /// <summary>Flushes an existing file's bytes to disk.</summary>
+    public static void SyncFile(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        stream.Flush(flushToDisk: true);
+    }
+
+    internal static string DiskFullHint(IOException e) =>
+        e.HResult == 28 || e.HResult == unchecked((int)0x80070070) || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
+            ? " (the disk is full: free space or choose another output folder)" : "";
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private const int O_RDONLY = 0;
+    private const int O_DIRECTORY_LINUX = 0x10000;
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags);
+    [LibraryImport("libc", EntryPoint = "fsync")] private static partial int fsync(int fd);
+    [LibraryImport("libc", EntryPoint = "close")] private static partial int close(int fd);
+}

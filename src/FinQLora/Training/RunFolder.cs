@@ -1,0 +1,54 @@
+using System.Text.Json;
+using FinQLora.IO;
+
+namespace FinQLora.Training;
+
+/// <summary>
+/// Output-folder safety: a run never writes into a folder that already holds files unless it
+/// resumes that run (<c>--resume</c>) or is told to replace it (<c>--overwrite</c>). A folder made by
+/// FinQLora carries a <c>.finqlora-run</c> marker; --overwrite only ever deletes folders with that
+/// marker, so a mistyped output path cannot wipe unrelated files.
+/// </summary>
+public static class RunFolder
+{
+    public const string Marker = ".finqlora-run";
+    public const int ExitCode = 2;
+
+    public enum Mode { New, Resume, Overwrite }
+
+    /// <summary>Makes <paramref name="output"/> ready for a run in the given mode; throws with the fix when it is not safe.</summary>
+    public static void Prepare(string output, Mode mode, string command = "finqlora")
+    {
+        var full = Path.GetFullPath(output);
+        bool exists = Directory.Exists(full);
+        bool empty = !exists || !Directory.EnumerateFileSystemEntries(full).Any();
+        bool ours = exists && File.Exists(Path.Combine(full, Marker));
+        switch (mode)
+        {
+            case Mode.Resume:
+                if (!ours)
+                    throw new FinQLoraException(exists
+                        ? $"--resume: {output} is not a FinQLora run folder (no {Marker}); nothing to resume"
+                        : $"--resume: {output} does not exist; nothing to resume (start the run without --resume)", ExitCode);
+                return;
+            case Mode.New when !empty:
+                throw new FinQLoraException(
+                    $"the output folder {output} already holds {(ours ? "a run" : "files")}: pass --resume to continue {(ours ? "it" : "a run there")}, --overwrite to replace it, or choose another folder (--set output=DIR)",
+                    ExitCode);
+            case Mode.Overwrite when !empty && !ours:
+                throw new FinQLoraException(
+                    $"--overwrite: {output} holds files but is not a FinQLora run folder (no {Marker}), so it is not deleted: remove it yourself or choose another folder", ExitCode);
+            case Mode.Overwrite when ours:
+                // move aside first (atomic), then delete: a crash in between leaves no half-deleted run under the name
+                var trash = AtomicFile.TemporaryPathFor(full + ".deleted");
+                Directory.Move(full, trash);
+                Directory.Delete(trash, recursive: true);
+                break;
+        }
+        Directory.CreateDirectory(full);
+        AtomicFile.WriteAllText(Path.Combine(full, Marker), JsonSerializer.Serialize(new { created_utc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), command }) + "\n");
+    }
+
+    /// <summary>True when <paramref name="output"/> is a FinQLora run folder.</summary>
+    public static bool IsRun(string output) => File.Exists(Path.Combine(output, Marker));
+}

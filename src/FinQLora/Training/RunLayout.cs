@@ -1,0 +1,24 @@
+namespace FinQLora.Training;
+
+/// <summary>
+/// The files of a run folder, in one place:
+/// <code>
+/// OUTPUT/config.yaml            the resolved config (every key)
+/// OUTPUT/metrics.jsonl          train and val lines
+/// OUTPUT/gpu.jsonl              NVML samples, one a second (or one line saying there is no GPU)
+/// OUTPUT/tensorboard/           TensorBoard event files
+/// OUTPUT/checkpoints/step-NNNNNN/
+/// OUTPUT/adapter/               the final adapter (PEFT format)
+/// </code>
+/// </summary>
+public sealed record RunLayout(string Output)
+{
+    public string Config => Path.Combine(Output, "config.yaml");
+    public string Metrics => Path.Combine(Output, "metrics.jsonl");
+    public string Gpu => Path.Combine(Output, "gpu.jsonl");
+    public string TensorBoard => Path.Combine(Output, "tensorboard");
+    public string Checkpoints => Path.Combine(Output, "checkpoints");
+    public string FinalAdapter => FinalAdapterDirOf(Output);
+
+    public static string FinalAdapterDirOf(string output) => Path.Combine(output, "adapter");
+}
