@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace FinQLora.Monitoring;
+
+/// <summary>
+/// The live progress of a stage: stage, step/total, loss, tokens/s, ETA and GPU memory. On a
+/// terminal it is a Spectre.Console live panel redrawn four times a second (with the latest log
+/// messages above it); when the output is redirected (Console.IsOutputRedirected: a log file, CI)
+/// it prints one plain line per logged step instead.
+/// </summary>
+public sealed class ProgressDisplay : IMetricsSink
+{
+    private readonly object _gate = new();
+    private readonly bool _live;
+    private readonly TextWriter _plain;
+    private readonly Queue<string> _recent = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Task? _renderer;
+    private readonly CancellationTokenSource _stop = new();
+    private long _startStep = -1;
+    private TimeSpan _startTime;
+    private TrainMetrics? _last;
+    private ValMetrics? _lastVal;
+
+    public string Stage { get; }
+    public long TotalSteps { get; }
+
+    /// <param name="live">null: live when stdout is a terminal that Spectre.Console can drive.</param>
+    public ProgressDisplay(string stage, long totalSteps, bool? live = null, TextWriter? plain = null)
+    {
+        Stage = stage;
+        TotalSteps = totalSteps;
+        _plain = plain ?? Console.Out;
+        _live = live ?? (!Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive);
+        if (_live) _renderer = Task.Run(RenderLoop);
+    }
+
+    public void Train(TrainMetrics m)
+    {
+        lock (_gate)
+        {
+            if (_startStep < 0) { _startStep = m.Step - 1; _startTime = _clock.Elapsed - TimeSpan.FromSeconds(m.StepTimeS); }
+            _last = m;
+        }
+        if (!_live) _plain.WriteLine(PlainLine(m, Eta(m.Step)));
+    }
+
+    public void Val(ValMetrics m)
+    {
+        lock (_gate) _lastVal = m;
+        if (!_live) _plain.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{m.Stage} step {m.Step}/{TotalSteps} val_loss {m.ValLoss:F4}"));
+    }
+
+    /// <summary>A log message: printed as a line, or kept above the live panel (the last eight).</summary>
+    public void Message(string text)
+    {
+        if (!_live) { _plain.WriteLine(text); return; }
+        lock (_gate)
+        {
+            _recent.Enqueue(text);
+            while (_recent.Count > 8) _recent.Dequeue();
+        }
+    }
+
+    /// <summary>The estimated time left, from the mean step time since this display started.</summary>
+    public TimeSpan? Eta(long step)
+    {
+        lock (_gate)
+        {
+            long done = step - _startStep;
+            if (_startStep < 0 || done <= 0) return null;
+            var perStep = (_clock.Elapsed - _startTime).TotalSeconds / done;
+            return TimeSpan.FromSeconds(Math.Max(0, TotalSteps - step) * perStep);
+        }
+    }
+
+    public string PlainLine(TrainMetrics m, TimeSpan? eta) => string.Create(CultureInfo.InvariantCulture,
+        $"{m.Stage} step {m.Step}/{TotalSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.Lr:0.###e+0} grad_norm {m.GradNorm:F3} tok/s {m.TokensPerS:F0} ETA {FormatEta(eta)}{(m.GpuMemGib is { } g ? $" gpu {g:F1} GiB" : "")}");
+
+    public static string FormatEta(TimeSpan? eta) => eta is not { } e ? "--:--:--" : $"{(int)e.TotalHours:00}:{e.Minutes:00}:{e.Seconds:00}";
+
+    private async Task RenderLoop()
+    {
+        await AnsiConsole.Live(Render()).AutoClear(false).StartAsync(async ctx =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                ctx.UpdateTarget(Render());
+                try { await Task.Delay(250, _stop.Token); } catch (TaskCanceledException) { }
+            }
+            ctx.UpdateTarget(Render());
+        });
+    }
+
+    private IRenderable Render()
+    {
+        lock (_gate)
+        {
+            var rows = _recent.Select(r => (IRenderable)new Spectre.Console.Text(r)).ToList();
+            var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(Stage)}[/]");
+            foreach (var c in new[] { "step", "loss", "lr", "tok/s", "ETA", "GPU mem", "val loss" }) table.AddColumn(c);
+            var m = _last;
+            double frac = m is null || TotalSteps == 0 ? 0 : Math.Min(1, (double)m.Step / TotalSteps);
+            table.AddRow(
+                m is null ? $"0/{TotalSteps}" : $"{m.Step}/{TotalSteps}",
+                m is null ? "-" : m.Loss.ToString("F4", CultureInfo.InvariantCulture),
+                m is null ? "-" : m.Lr.ToString("0.###e+0", CultureInfo.InvariantCulture),
+                m is null ? "-" : m.TokensPerS.ToString("F0", CultureInfo.InvariantCulture),
+                FormatEta(m is null ? null : EtaUnlocked(m.Step)),
+                m?.GpuMemGib is { } g ? $"{g:F1} GiB" : "-",
+                _lastVal is { } v ? v.ValLoss.ToString("F4", CultureInfo.InvariantCulture) : "-");
+            rows.Add(table);
+            rows.Add(new BreakdownChart().Width(60).AddItem("done", frac * 100, Color.Green).AddItem("left", (1 - frac) * 100, Color.Grey).HideTags());
+            return new Rows(rows);
+        }
+    }
+
+    private TimeSpan? EtaUnlocked(long step)
+    {
+        long done = step - _startStep;
+        if (_startStep < 0 || done <= 0) return null;
+        return TimeSpan.FromSeconds(Math.Max(0, TotalSteps - step) * (_clock.Elapsed - _startTime).TotalSeconds / done);
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        try { _renderer?.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
+        _stop.Dispose();
+    }
+}
