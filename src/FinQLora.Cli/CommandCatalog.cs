@@ -15,5 +15,7 @@ internal static class CommandCatalog
         BenchCommand.Create(),
         PrepareDataCommand.Create(),
         EvaluateCommand.Create(),
+        TrainCommand.Create(),
+        CurriculumCommand.Create(),
     ];
 }
