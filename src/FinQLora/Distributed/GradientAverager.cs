@@ -16,6 +16,7 @@ public sealed class GradientAverager(ICommunicator comm, long bucketBytes = 25L 
     public void Average(IReadOnlyList<Parameter> parameters)
     {
         if (comm.WorldSize == 1) return;
+        using var outer = NewDisposeScope();   // each `.grad` read makes a managed wrapper
         var withGrad = parameters.Where(p => p.grad is not null).ToList();
         foreach (var bucket in Buckets(withGrad))
         {

@@ -13,7 +13,10 @@ using static TorchSharp.torch;
 namespace FinQLora.Training;
 
 /// <summary>How this invocation runs a stage: fresh, resumed, or over an earlier run; step cap from the command line.</summary>
-public sealed record TrainOptions(RunFolder.Mode Mode = RunFolder.Mode.New, int? MaxSteps = null, string Command = "finqlora train", string? InitAdapterOverride = null);
+/// <param name="StopAfter">Behave as if interrupted (checkpoint, stop) after this step: what a SIGINT does, at a chosen point (tests).</param>
+/// <param name="OnStepEnd">Called after every optimizer step (tests watch live tensors with it).</param>
+public sealed record TrainOptions(RunFolder.Mode Mode = RunFolder.Mode.New, int? MaxSteps = null, string Command = "finqlora train", string? InitAdapterOverride = null,
+    long? StopAfter = null, Action<long>? OnStepEnd = null);
 
 /// <summary>What a finished (or stopped) stage left behind.</summary>
 public sealed record TrainResult(string Output, string AdapterDir, long Steps, double? LastLoss, bool Stopped);
@@ -180,9 +183,11 @@ public static class Trainer
                 var dir = Checkpoint(store, layout, cfg, model, trainable, optimizer, state, lora, modelDir, dist);
                 throw guard.StopError(step, dir ?? cfg.Output);
             }
+            if (opts.StopAfter == step) stop.Request("StopAfter");
             bool periodic = cfg.Checkpoint.EverySteps > 0 && step % cfg.Checkpoint.EverySteps == 0;
             if (periodic || step == total || stop.Requested)
                 Checkpoint(store, layout, cfg, model, trainable, optimizer, state, lora, modelDir, dist);
+            opts.OnStepEnd?.Invoke(step);
             if (stop.Requested && step < total)
             {
                 log(StopSignal.ResumeHint(opts.Command, cfg.Output, step));
