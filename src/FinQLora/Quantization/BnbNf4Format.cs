@@ -20,7 +20,11 @@ public static class BnbNf4Format
     public static bool IsQuantized(string prefix, Func<string, bool> contains) =>
         contains(prefix + StateKeyPrefix + "nf4") || contains(prefix + StateKeyPrefix + "fp4");
 
-    /// <summary>The named tensors for module <paramref name="prefix"/>, exactly as bitsandbytes saves them (same device as the state).</summary>
+    /// <summary>
+    /// The named tensors for module <paramref name="prefix"/>, exactly as bitsandbytes saves them, on
+    /// the state's device. They are views of the state's tensors (new handles): disposing them does
+    /// not free the state.
+    /// </summary>
     public static IReadOnlyDictionary<string, Tensor> ToTensors(string prefix, Nf4State s)
     {
         var dev = s.Device;
@@ -29,7 +33,7 @@ public static class BnbNf4Format
         var result = new Dictionary<string, Tensor>
         {
             [w] = s.Packed.reshape(-1, 1),                                            // [(n + 1) / 2, 1]
-            [w + ".absmax"] = s.Absmax,
+            [w + ".absmax"] = s.Absmax.view(-1),
             [w + ".quant_map"] = tensor(Nf4.CodeOf(s.QuantType), device: dev),
         };
         var json = new StringBuilder();
@@ -37,8 +41,8 @@ public static class BnbNf4Format
         json.Append($"\"shape\": [{string.Join(", ", s.Shape)}]");
         if (s.Nested is { } nested)
         {
-            result[w + ".nested_absmax"] = nested.Absmax;
-            result[w + ".nested_quant_map"] = nested.Code;
+            result[w + ".nested_absmax"] = nested.Absmax.view(-1);
+            result[w + ".nested_quant_map"] = nested.Code.view(-1);
             json.Append($", \"nested_blocksize\": {nested.BlockSize}, \"nested_dtype\": \"float32\", \"nested_offset\": {PythonFloat(nested.Offset)}");
         }
         json.Append('}');

@@ -118,10 +118,10 @@ public static class Nf4
         if (type == Bnb4BitType.Nf4)
         {
             // bucketize (right=false) counts the midpoints strictly below x: bitsandbytes' "x > midpoint" tree
-            var idx = bucketize(x, tensor(Midpoints, device: dev));
+            var idx = bucketize(x, tensor(Midpoints, device: dev), true);
             return where(isnan(x), 0L, idx);
         }
-        var rank = bucketize(x.abs(), tensor(Fp4Midpoints, device: dev));
+        var rank = bucketize(x.abs(), tensor(Fp4Midpoints, device: dev), true).to(ScalarType.Int64);
         var magnitude = tensor(Fp4CodeOfRank, device: dev)[rank];
         var code = magnitude + where(x < 0f, 8L, 0L);
         return where(isnan(x), 0L, code);
@@ -149,7 +149,7 @@ public static class Nf4
     /// <summary>The fp32 absmax of every 4-bit block [blocks], undoing the double quantization if any.</summary>
     public static Tensor DequantizeAbsmax(Nf4State s)
     {
-        if (s.Nested is not { } nested) return s.Absmax.to(ScalarType.Float32);
+        if (s.Nested is not { } nested) return s.Absmax.dtype == ScalarType.Float32 ? s.Absmax.clone() : s.Absmax.to(ScalarType.Float32);
         using var scope = NewDisposeScope();
         long blocks = s.Absmax.numel();
         var code = nested.Code.to(s.Absmax.device)[s.Absmax.to(ScalarType.Int64)];                              // [blocks]
