@@ -19,9 +19,6 @@ public static class LlamaBuilder
 {
     public static readonly string[] ProjectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
-    /// <summary>Extra projection factories by quantization name (the NF4 code registers "nf4").</summary>
-    public static readonly Dictionary<string, Func<ModelLoadOptions, LlamaConfig, ProjectionFactory>> Quantizers = new();
-
     public static LlamaForCausalLM Load(string dir, ModelLoadOptions options)
     {
         var config = LlamaConfig.Load(dir);
@@ -88,9 +85,18 @@ public static class LlamaBuilder
 
     public static ProjectionFactory ProjectionsFor(ModelLoadOptions o, LlamaConfig c)
     {
-        if (o.Quantize is "none" or "") return Dense(o);
-        if (Quantizers.TryGetValue(o.Quantize, out var make)) return make(o, c);
-        throw new FinQLoraException($"--quantize {o.Quantize}: unknown quantization (supported: none{string.Concat(Quantizers.Keys.Select(k => ", " + k))})");
+        // A checkpoint saved by transformers + bitsandbytes in 4 bits is read as NF4 whatever --quantize says.
+        if (c.QuantizationConfig is { } qc)
+        {
+            Quantization.BnbQuantizationConfig.Parse(System.Text.Json.JsonSerializer.SerializeToElement(qc));
+            return Quantization.Nf4Projections.Create(o);
+        }
+        return o.Quantize switch
+        {
+            "none" or "" => Dense(o),
+            "nf4" => Quantization.Nf4Projections.Create(o),
+            _ => throw new FinQLoraException($"--quantize {o.Quantize}: unknown quantization (supported: none, nf4)"),
+        };
     }
 
     public static ProjectionFactory Dense(ModelLoadOptions o) => (path, source) =>

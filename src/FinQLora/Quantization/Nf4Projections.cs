@@ -4,10 +4,9 @@ using static TorchSharp.torch;
 namespace FinQLora.Quantization;
 
 /// <summary>
-/// The projection factory for 4-bit models (the "nf4" entry of <see cref="LlamaBuilder.Quantizers"/>):
+/// The projection factory for 4-bit models (chosen by <see cref="LlamaBuilder.ProjectionsFor"/> for --quantize nf4 and bitsandbytes checkpoints):
 /// a projection stored by bitsandbytes in 4 bits is read as it is; a dense one is loaded to the
 /// target device, quantized there and freed, so only one dense weight exists at a time.
-/// Register with <c>LlamaBuilder.Quantizers["nf4"] = (o, c) => Nf4Projections.Create(o);</c>
 /// </summary>
 public static class Nf4Projections
 {

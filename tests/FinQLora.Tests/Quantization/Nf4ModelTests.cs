@@ -48,8 +48,8 @@ public class Nf4ModelTests
         using var roundTripped = LlamaBuilder.Build(config, new RoundTripped(new CheckpointWeights(weights)), o);
         using var q = Build(new CheckpointWeights(weights), config);
         var layer = q.Layers.First();
-        Assert.IsType<Nf4Linear>(layer.self_attn.q_proj);
-        Assert.IsType<Nf4Linear>(layer.mlp.down_proj);
+        Assert.IsType<Nf4Linear>(((FinQLora.Adapters.LoraLinear)layer.self_attn.q_proj).base_layer);
+        Assert.IsType<Nf4Linear>(((FinQLora.Adapters.LoraLinear)layer.mlp.down_proj).base_layer);
         Assert.Empty(q.Layers.SelectMany(l => l.self_attn.q_proj.parameters()));
         var expected = LogProbs(roundTripped);
         var actual = LogProbs(q);
@@ -82,7 +82,7 @@ public class Nf4ModelTests
             foreach (var (kind, proj) in new[] { ("self_attn.q_proj", layer.self_attn.q_proj), ("self_attn.k_proj", layer.self_attn.k_proj),
                 ("self_attn.v_proj", layer.self_attn.v_proj), ("self_attn.o_proj", layer.self_attn.o_proj), ("mlp.gate_proj", layer.mlp.gate_proj),
                 ("mlp.up_proj", layer.mlp.up_proj), ("mlp.down_proj", layer.mlp.down_proj) })
-                foreach (var kv in BnbNf4Format.ToTensors($"model.layers.{i}.{kind}", ((Nf4Linear)proj).State)) tensors[kv.Key] = kv.Value;
+                foreach (var kv in BnbNf4Format.ToTensors($"model.layers.{i}.{kind}", ((Nf4Linear)((FinQLora.Adapters.LoraLinear)proj).base_layer).State)) tensors[kv.Key] = kv.Value;
             i++;
         }
         SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
