@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Globalization;
 using System.Text.Json.Nodes;
 using FinQLora.Tasks;
 using Parquet.Serialization;
@@ -51,13 +52,10 @@ public static class FlareParquet
         null => null,
         string s => JsonValue.Create(s),
         bool b => JsonValue.Create(b),
-        int n => JsonValue.Create(n),
-        long n => JsonValue.Create(n),
-        short n => JsonValue.Create((int)n),
-        byte n => JsonValue.Create((int)n),
-        double d => JsonValue.Create(d),
-        float f => JsonValue.Create((double)f),
-        decimal m => JsonValue.Create(m),
+        // numbers go through their JSON text, so they read back as any fitting type (gold: int64 → int)
+        int or long or short or byte or sbyte or uint or ulong or ushort or decimal => JsonNode.Parse(Convert.ToString(value, CultureInfo.InvariantCulture)!),
+        double d => double.IsFinite(d) ? JsonNode.Parse(d.ToString("R", CultureInfo.InvariantCulture)) : throw new FlareJsonl.RowException("a number is NaN or infinite"),
+        float f => double.IsFinite(f) ? JsonNode.Parse(((double)f).ToString("R", CultureInfo.InvariantCulture)) : throw new FlareJsonl.RowException("a number is NaN or infinite"),
         IDictionary => throw new FlareJsonl.RowException("unexpected struct column"),
         IEnumerable list => new JsonArray(list.Cast<object?>().Select(ToNode).ToArray()),
         _ => JsonValue.Create(value.ToString()),
