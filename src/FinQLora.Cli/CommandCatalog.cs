@@ -14,6 +14,7 @@ internal static class CommandCatalog
         GenerateCommand.Create(),
         BenchCommand.Create(),
         PrepareDataCommand.Create(),
+        DataStatsCommand.Create(),
         EvaluateCommand.Create(),
         TrainCommand.Create(),
         CurriculumCommand.Create(),
