@@ -34,6 +34,10 @@ public static class Nf4Kernel
             return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;               // round to nearest even
         }
 
+        // (make_uint4/make_float4 spelled out: no runtime headers needed under NVRTC)
+        __device__ __forceinline__ uint4 u4(u32 a, u32 b, u32 c, u32 d) { uint4 r; r.x = a; r.y = b; r.z = c; r.w = d; return r; }
+        __device__ __forceinline__ float4 f4(float a, float b, float c, float d) { float4 r; r.x = a; r.y = b; r.z = c; r.w = d; return r; }
+
         template <bool BF16>
         __device__ __forceinline__ void dequant(
             const u8* __restrict__ packed, const float* __restrict__ absmax_f32, const u8* __restrict__ absmax_q,
@@ -68,7 +72,7 @@ public static class Nf4Kernel
                             const u32 b = (words[k] >> (8 * j)) & 0xffu;
                             r[j] = bf16_bits(__fmul_rn(lut[b >> 4], a)) | (bf16_bits(__fmul_rn(lut[b & 15u], a)) << 16);
                         }
-                        o[k] = make_uint4(r[0], r[1], r[2], r[3]);
+                        o[k] = u4(r[0], r[1], r[2], r[3]);
                     }
                 } else {
                     float4* o = reinterpret_cast<float4*>(reinterpret_cast<float*>(out) + e0);
@@ -81,8 +85,8 @@ public static class Nf4Kernel
                             v[2 * j] = __fmul_rn(lut[b >> 4], a);
                             v[2 * j + 1] = __fmul_rn(lut[b & 15u], a);
                         }
-                        o[2 * k] = make_float4(v[0], v[1], v[2], v[3]);
-                        o[2 * k + 1] = make_float4(v[4], v[5], v[6], v[7]);
+                        o[2 * k] = f4(v[0], v[1], v[2], v[3]);
+                        o[2 * k + 1] = f4(v[4], v[5], v[6], v[7]);
                     }
                 }
             } else {
@@ -138,7 +142,7 @@ public static class Nf4Kernel
                             const u32 q = (w >> (8 * j)) & 0xffu;
                             r[j] = bf16_bits(__fmul_rn(lut[q >> 4], a)) | (bf16_bits(__fmul_rn(lut[q & 15u], a)) << 16);
                         }
-                        *reinterpret_cast<uint4*>(reinterpret_cast<unsigned short*>(out) + e) = make_uint4(r[0], r[1], r[2], r[3]);
+                        *reinterpret_cast<uint4*>(reinterpret_cast<unsigned short*>(out) + e) = u4(r[0], r[1], r[2], r[3]);
                     } else {
                         float v[8];
                         #pragma unroll
@@ -148,8 +152,8 @@ public static class Nf4Kernel
                             v[2 * j + 1] = __fmul_rn(lut[q & 15u], a);
                         }
                         float4* o = reinterpret_cast<float4*>(reinterpret_cast<float*>(out) + e);
-                        o[0] = make_float4(v[0], v[1], v[2], v[3]);
-                        o[1] = make_float4(v[4], v[5], v[6], v[7]);
+                        o[0] = f4(v[0], v[1], v[2], v[3]);
+                        o[1] = f4(v[4], v[5], v[6], v[7]);
                     }
                 } else {
                     for (long long i = b; i < nbytes && i < b + 4; i++) {
