@@ -314,11 +314,11 @@ public static class Nf4Kernel
     private static Compiled ForCurrentDevice(Device device)
     {
         int ordinal = device.index < 0 ? 0 : device.index;
+        CudaDriver.EnsureContext(ordinal);
         if (Modules.TryGetValue(ordinal, out var k)) return k;
         lock (Gate)
         {
             if (Modules.TryGetValue(ordinal, out k)) return k;
-            CudaDriver.CurrentContext();   // throws when libtorch has no context current
             int current = CudaDriver.CurrentDevice();
             if (current != ordinal)
                 throw new FinQLoraException($"the NF4 kernel runs on the current CUDA device ({current}), but the tensors are on cuda:{ordinal}");
