@@ -9,5 +9,13 @@ internal static class CliOptions
 
     public static Option<string> Device() => new("--device") { Description = "cpu or cuda (cuda:N for a given GPU).", DefaultValueFactory = _ => "cpu" };
 
+    /// <summary>`--set key.sub=value`, repeatable: config overrides applied before validation (docs/TRAINING.md).</summary>
+    public static Option<string[]> Set() => new("--set")
+    {
+        Description = "Override a config key, e.g. --set training.lr=1e-4 --set data.tasks=[fpb,ner] (repeatable).",
+        DefaultValueFactory = _ => [],
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     public static Option<string> DType() => new("--dtype") { Description = "Compute dtype: float32 or bfloat16.", DefaultValueFactory = _ => "float32" };
 }

@@ -13,5 +13,6 @@ internal static class CommandCatalog
         ScoreCommand.Create(),
         GenerateCommand.Create(),
         BenchCommand.Create(),
+        ConfigCommand.Create(),
     ];
 }
