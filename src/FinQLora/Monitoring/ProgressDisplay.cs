@@ -45,7 +45,7 @@ public sealed class ProgressDisplay : IMetricsSink
             if (_startStep < 0) { _startStep = m.Step - 1; _startTime = _clock.Elapsed - TimeSpan.FromSeconds(m.StepTimeS); }
             _last = m;
         }
-        if (!_live) _plain.WriteLine(PlainLine(m, Eta(m.Step)));
+        if (!_live || RenderError is not null) _plain.WriteLine(PlainLine(m, Eta(m.Step)));
     }
 
     public void Val(ValMetrics m)
@@ -82,17 +82,29 @@ public sealed class ProgressDisplay : IMetricsSink
 
     public static string FormatEta(TimeSpan? eta) => eta is not { } e ? "--:--:--" : $"{(int)e.TotalHours:00}:{e.Minutes:00}:{e.Seconds:00}";
 
+    /// <summary>Set when the live panel failed; the display then continues with plain lines.</summary>
+    internal Exception? RenderError { get; private set; }
+
     private async Task RenderLoop()
     {
-        await AnsiConsole.Live(Render()).AutoClear(false).StartAsync(async ctx =>
+        try
         {
-            while (!_stop.IsCancellationRequested)
+            await AnsiConsole.Live(Render()).AutoClear(false).StartAsync(async ctx =>
             {
+                while (!_stop.IsCancellationRequested)
+                {
+                    ctx.UpdateTarget(Render());
+                    try { await Task.Delay(250, _stop.Token); } catch (TaskCanceledException) { }
+                }
                 ctx.UpdateTarget(Render());
-                try { await Task.Delay(250, _stop.Token); } catch (TaskCanceledException) { }
-            }
-            ctx.UpdateTarget(Render());
-        });
+            });
+        }
+        catch (Exception e)
+        {
+            // a display problem must never end a training run: fall back to plain lines
+            RenderError = e;
+            _plain.WriteLine($"(live progress display off: {e.Message})");
+        }
     }
 
     private IRenderable Render()
@@ -125,8 +137,12 @@ public sealed class ProgressDisplay : IMetricsSink
         return TimeSpan.FromSeconds(Math.Max(0, TotalSteps - step) * (_clock.Elapsed - _startTime).TotalSeconds / done);
     }
 
+    private bool _disposed;
+
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _stop.Cancel();
         try { _renderer?.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
         _stop.Dispose();
