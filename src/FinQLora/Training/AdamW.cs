@@ -59,9 +59,9 @@ public sealed class AdamW : IDisposable
         var (b1, b2, eps, wd) = (Settings.Beta1, Settings.Beta2, Settings.Eps, Settings.WeightDecay);
         foreach (var (name, p) in _params)
         {
+            using var scope = NewDisposeScope();
             if (p.grad is not { } g) continue;
             var st = StateFor(name, p);
-            using var scope = NewDisposeScope();
             st.Step += 1;
             var theta = st.Master ?? p;
             var grad = g.dtype == ScalarType.Float32 ? g : g.to(ScalarType.Float32);

@@ -8,9 +8,10 @@ namespace FinQLora.Tests.Training;
 
 /// <summary>
 /// The infrastructure pieces composed into a miniature training loop (a linear model with dropout):
-/// step-seeded RNG, shuffled data position, AdamW, schedule, clipping, checkpoints. A run killed after
+/// step-seeded RNG, the data cursor's (epoch, index) position, AdamW, schedule, clipping, checkpoints. A run killed after
 /// any step and resumed from its newest checkpoint ends with bit-identical weights.
 /// </summary>
+[Collection(GlobalRngCollection.Name)]
 public class ExactResumeTests
 {
     private const long Seed = 7;
@@ -49,23 +50,20 @@ public class ExactResumeTests
         {
             using var stepScope = NewDisposeScope();
             random.manual_seed(RngSeeds.ForStep(Seed, state.Step));
-            var (epoch, index) = (state.DataEpoch, state.DataIndex);
+            var cursor = new DataCursor(Examples, Batch, Seed, state.DataEpoch, state.DataIndex);
             for (int m = 0; m < Accum; m++)
             {
-                var order = RngSeeds.Shuffle(Examples, Seed, epoch);
-                var ids = tensor(order.Skip((int)index).Take(Batch).Select(i => (long)i).ToArray());
+                var ids = tensor(cursor.Next().Select(i => (long)i).ToArray());
                 var input = nn.functional.dropout(x.index_select(0, ids), 0.25, training: true);  // [b, 4]
                 var loss = nn.functional.mse_loss(nn.functional.linear(input, weight, bias), y.index_select(0, ids)) / Accum;
                 loss.backward();
-                index += Batch;
-                if (index >= Examples) (epoch, index) = (epoch + 1, 0);
             }
             double norm = nn.utils.clip_grad_norm_([weight, bias], 1.0);
             Assert.True(double.IsFinite(norm));
             opt.Lr = LrSchedule.At(training, state.Step, Total);
             opt.Step();
             opt.ZeroGrad();
-            state = state with { Step = state.Step + 1, DataEpoch = epoch, DataIndex = index };
+            state = state with { Step = state.Step + 1, DataEpoch = cursor.Epoch, DataIndex = cursor.Index };
             store.Save(state.Step, dir =>
             {
                 SafeTensorsWriter.Write(Path.Combine(dir, "weights.safetensors"), new Dictionary<string, Tensor> { ["w.weight"] = weight, ["w.bias"] = bias });
