@@ -13,6 +13,10 @@ internal static class CommandCatalog
         ScoreCommand.Create(),
         GenerateCommand.Create(),
         BenchCommand.Create(),
+        PrepareDataCommand.Create(),
+        EvaluateCommand.Create(),
+        TrainCommand.Create(),
+        CurriculumCommand.Create(),
         ConfigCommand.Create(),
     ];
 }

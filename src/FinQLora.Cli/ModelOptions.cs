@@ -30,14 +30,7 @@ internal sealed class ModelOptions
         var dir = TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
         var bundle = ModelBundle.Load(dir, LoadOptions(parse));
         var adapters = parse.GetValue(Adapters) ?? [];
-        if (adapters.Length > 0) AdapterHook.Apply(bundle, adapters);
+        if (adapters.Length > 0) FinQLora.Adapters.PeftAdapterFiles.AttachAll(bundle.Model, adapters);
         return bundle;
     }
-}
-
-/// <summary>Applies --adapter folders to a loaded model (set by the adapters code).</summary>
-internal static class AdapterHook
-{
-    public static Action<ModelBundle, string[]> Apply { get; set; } =
-        (_, _) => throw new FinQLoraException("--adapter: LoRA adapters are not available in this build");
 }

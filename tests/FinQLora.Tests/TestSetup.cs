@@ -1,5 +1,9 @@
 using System.Runtime.CompilerServices;
 
+// Tests share libtorch's process-wide default generators (dropout, manual_seed) and the console:
+// they run one at a time so seeded results are reproducible.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace FinQLora.Tests;
 
 internal static class TestSetup

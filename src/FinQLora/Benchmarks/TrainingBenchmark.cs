@@ -15,9 +15,6 @@ namespace FinQLora.Benchmarks;
 /// </summary>
 public static class TrainingBenchmark
 {
-    /// <summary>Attaches trainable LoRA adapters for the lora/qlora methods and returns their parameters (set by the adapters code).</summary>
-    public static Func<LlamaForCausalLM, BenchSettings, IReadOnlyList<Parameter>>? AttachLora { get; set; }
-
     public static BenchResult Run(BenchSettings s, Action<string>? log = null)
     {
         var config = s.ResolveShape();
@@ -46,7 +43,8 @@ public static class TrainingBenchmark
         }
         else
         {
-            trainable = (AttachLora ?? throw new FinQLoraException($"bench --method {s.Method}: LoRA is not available in this build"))(model, s);
+            var lora = new Adapters.LoraSettings(s.LoraR, s.LoraAlpha, 0.0, s.Targets);
+            trainable = Adapters.LoraInjector.Inject(model, lora, "default", trainable: true, seed: s.Seed).Select(p => p.Param).ToList();
         }
         long trainableCount = trainable.Sum(p => p.NumberOfElements);
         long totalCount = ParameterCount(model, config);

@@ -19,9 +19,6 @@ public static class LlamaBuilder
 {
     public static readonly string[] ProjectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
-    /// <summary>Extra projection factories by quantization name (the NF4 code registers "nf4").</summary>
-    public static readonly Dictionary<string, Func<ModelLoadOptions, LlamaConfig, ProjectionFactory>> Quantizers = new();
-
     public static LlamaForCausalLM Load(string dir, ModelLoadOptions options)
     {
         var config = LlamaConfig.Load(dir);
@@ -39,9 +36,18 @@ public static class LlamaBuilder
     public static LlamaForCausalLM Random(LlamaConfig config, ModelLoadOptions options, double std = 0.02) =>
         Build(config, new RandomWeights(config, options.Seed, std), options);
 
-    public static LlamaForCausalLM Build(LlamaConfig c, IWeightSource source, ModelLoadOptions o, ProjectionFactory? projections = null)
+    public static LlamaForCausalLM Build(LlamaConfig c, IWeightSource source, ModelLoadOptions o, ProjectionFactory? baseProjections = null)
     {
-        projections ??= ProjectionsFor(o, c);
+        baseProjections ??= ProjectionsFor(o, c);
+        // Every projection is a LoraLinear around its base, with no adapter until one is attached.
+        ProjectionFactory projections = (path, src) =>
+        {
+            var (outF, inF) = ProjectionShape(c, path);
+            var baseLayer = baseProjections(path, src);
+            if (baseLayer is TorchSharp.Modules.Linear { weight: { } w } && (w.shape[0] != outF || w.shape[1] != inF))
+                throw new FinQLoraException($"weight '{path}.weight' has shape [{string.Join(", ", w.shape)}], expected [{outF}, {inF}] from config.json");
+            return new Adapters.LoraLinear(baseLayer, inF, outF);
+        };
         var dev = o.Device;
         var embed = new TokenEmbedding(source.Load("model.embed_tokens.weight", dev, o.DType));
         var layers = new List<LlamaDecoderLayer>();
@@ -62,15 +68,42 @@ public static class LlamaBuilder
         return new LlamaForCausalLM(c, model, head, o.DType, dev);
     }
 
+    /// <summary>[out, in] of a projection from its module path.</summary>
+    public static (long Out, long In) ProjectionShape(LlamaConfig c, string path)
+    {
+        long q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
+        return path[(path.LastIndexOf('.') + 1)..] switch
+        {
+            "q_proj" => (q, c.HiddenSize),
+            "k_proj" or "v_proj" => (kv, c.HiddenSize),
+            "o_proj" => (c.HiddenSize, q),
+            "gate_proj" or "up_proj" => (c.IntermediateSize, c.HiddenSize),
+            "down_proj" => (c.HiddenSize, c.IntermediateSize),
+            _ => throw new ArgumentException($"not a projection: {path}"),
+        };
+    }
+
     public static ProjectionFactory ProjectionsFor(ModelLoadOptions o, LlamaConfig c)
     {
-        if (o.Quantize is "none" or "") return Dense(o);
-        if (Quantizers.TryGetValue(o.Quantize, out var make)) return make(o, c);
-        throw new FinQLoraException($"--quantize {o.Quantize}: unknown quantization (supported: none{string.Concat(Quantizers.Keys.Select(k => ", " + k))})");
+        // A checkpoint saved by transformers + bitsandbytes in 4 bits is read as NF4 whatever --quantize says.
+        if (c.QuantizationConfig is { } qc)
+        {
+            Quantization.BnbQuantizationConfig.Parse(System.Text.Json.JsonSerializer.SerializeToElement(qc));
+            return Quantization.Nf4Projections.Create(o);
+        }
+        return o.Quantize switch
+        {
+            "none" or "" => Dense(o),
+            "nf4" => Quantization.Nf4Projections.Create(o),
+            _ => throw new FinQLoraException($"--quantize {o.Quantize}: unknown quantization (supported: none, nf4)"),
+        };
     }
 
     public static ProjectionFactory Dense(ModelLoadOptions o) => (path, source) =>
-        nn.Linear(new Parameter(source.Load(path + ".weight", o.Device, o.DType), requires_grad: false), null);
+    {
+        var w = source.Load(path + ".weight", o.Device, o.DType);
+        return nn.Linear(new Parameter(w, requires_grad: false), null);
+    };
 
     private static RmsNorm Norm(LlamaConfig c, IWeightSource source, string name, ModelLoadOptions o)
     {

@@ -59,6 +59,7 @@ public sealed class AdamW : IDisposable
         var (b1, b2, eps, wd) = (Settings.Beta1, Settings.Beta2, Settings.Eps, Settings.WeightDecay);
         foreach (var (name, p) in _params)
         {
+            // the scope first: every `.grad` read makes a new managed wrapper, which the scope disposes
             using var scope = NewDisposeScope();
             if (p.grad is not { } g) continue;
             var st = StateFor(name, p);
@@ -78,6 +79,7 @@ public sealed class AdamW : IDisposable
 
     public void ZeroGrad()
     {
+        using var scope = NewDisposeScope();
         foreach (var (_, p) in _params) p.grad = null;
     }
 

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Diagnostics;
+using FinQLora.Evaluation;
+using FinQLora.Tasks;
+using Spectre.Console;
+
+namespace FinQLora.Cli.Commands;
+
+/// <summary>`finqlora evaluate`: the FLARE suite with a model, or re-scoring of saved predictions.</summary>
+internal static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        model.Model.Required = false;
+        var tasks = new Option<string>("--tasks") { Description = "all, or a comma-separated list of tasks.", DefaultValueFactory = _ => "all" };
+        var data = new Option<string?>("--data") { Description = "Prepared data folder (prepare-data output)." };
+        var output = new Option<string>("--output") { Description = "Folder for predictions.jsonl, metrics.json and summary.md.", Required = true };
+        var limit = new Option<int?>("--limit") { Description = "At most N rows per task." };
+        var batch = new Option<int>("--batch-size") { Description = "Rows per generation batch.", DefaultValueFactory = _ => 8 };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens generated per row.", DefaultValueFactory = _ => 64 };
+        var mode = new Option<string>("--mode") { Description = "generate (greedy, PIXIU's parsing) or loglik (most likely choice; classification tasks).", DefaultValueFactory = _ => "generate" };
+        var system = new Option<string?>("--system") { Description = "System prompt for the chat format (the same as in training)." };
+        var maxLength = new Option<int>("--max-length") { Description = "Longest prompt + answer in tokens; longer contexts are cut in the middle.", DefaultValueFactory = _ => 4096 };
+        var predictions = new Option<string?>("--predictions") { Description = "Re-score this predictions.jsonl instead of running a model." };
+        var command = new Command("evaluate", "Evaluate on FLARE tasks (greedy generation, PIXIU's parsing and metrics), or re-score saved predictions with --predictions.");
+        model.AddTo(command);
+        foreach (var o in new Option[] { tasks, data, output, limit, batch, maxNew, mode, system, maxLength, predictions }) command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var outDir = parse.GetValue(output)!;
+            List<Prediction> preds;
+            if (parse.GetValue(predictions) is { } predPath)
+            {
+                preds = PredictionsFile.Read(predPath);
+            }
+            else
+            {
+                if (parse.GetValue(model.Model) is null) throw new FinQLoraException("evaluate needs --model DIR (or --predictions FILE to re-score)");
+                var dataDir = parse.GetValue(data) ?? throw new FinQLoraException("evaluate needs --data DIR (the prepare-data output)");
+                var settings = new EvaluationSettings(FlareTasks.Parse(parse.GetValue(tasks)!), dataDir, parse.GetValue(limit), parse.GetValue(batch),
+                    parse.GetValue(maxNew), parse.GetValue(mode)!, parse.GetValue(system), parse.GetValue(maxLength),
+                    SkipMissing: parse.GetValue(tasks)!.Trim().Equals("all", StringComparison.OrdinalIgnoreCase));
+                using var bundle = model.Load(parse);
+                preds = Run(bundle, settings);
+                Directory.CreateDirectory(outDir);
+                PredictionsFile.Write(Path.Combine(outDir, "predictions.jsonl"), preds);
+            }
+            var metrics = FlareScorer.Score(preds);
+            var counts = preds.GroupBy(p => p.Task).ToDictionary(g => g.Key, g => g.Count());
+            MetricsReport.Write(outDir, metrics, counts);
+            Console.Write(MetricsReport.Markdown(metrics, counts));
+            Console.WriteLine($"wrote {Path.GetFullPath(outDir)}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Runs the evaluator with a progress display (rows/s and tokens/s), plain lines when output is redirected.</summary>
+    internal static List<Prediction> Run(Inference.ModelBundle bundle, EvaluationSettings settings)
+    {
+        var clock = Stopwatch.StartNew();
+        if (Console.IsOutputRedirected || Console.IsErrorRedirected)
+            return Evaluator.Run(bundle, settings, msg => Console.Error.WriteLine(msg),
+                (task, done, total, tokens) => Console.Error.WriteLine($"{task}: {done}/{total} rows, {done / clock.Elapsed.TotalSeconds:F1} rows/s, {tokens / clock.Elapsed.TotalSeconds:F0} tokens/s"));
+        List<Prediction> result = [];
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var bars = new Dictionary<string, ProgressTask>();
+                result = Evaluator.Run(bundle, settings, msg => AnsiConsole.MarkupLine(Markup.Escape(msg)), (task, done, total, tokens) =>
+                {
+                    if (!bars.TryGetValue(task, out var bar)) bars[task] = bar = ctx.AddTask(task, maxValue: total);
+                    bar.Value = done;
+                    bar.Description = $"{task} {done / clock.Elapsed.TotalSeconds:F1} rows/s {tokens / clock.Elapsed.TotalSeconds:F0} tok/s";
+                });
+            });
+        return result;
+    }
+}

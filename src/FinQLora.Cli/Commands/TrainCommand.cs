@@ -1,0 +1,61 @@
+using System.CommandLine;
+using FinQLora.Config;
+using FinQLora.Distributed;
+using FinQLora.Training;
+
+namespace FinQLora.Cli.Commands;
+
+/// <summary>`finqlora train`: one training stage from a YAML config; several GPUs with --gpus.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "Stage config (YAML), e.g. configs/stage1.yaml.", Required = true };
+        var set = CliOptions.Set();
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in its output folder (or in DIR) from its newest complete checkpoint.", Arity = ArgumentArity.ZeroOrOne };
+        var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after N optimizer steps (overrides training.max_steps)." };
+        var initAdapter = new Option<string?>("--init-adapter") { Description = "Start from this adapter (stage 1's), frozen and stacked under the new one." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier run in the output folder." };
+        var dist = new DistributedOptions();
+        var command = new Command("train", "Train one stage (QLoRA by default) from a YAML config; checkpoints, resume, metrics.jsonl, TensorBoard.");
+        foreach (var o in new Option[] { config, set, resume, maxSteps, initAdapter, overwrite }) command.Options.Add(o);
+        dist.AddTo(command);
+        command.SetAction(parse =>
+        {
+            if (dist.ShouldLaunch(parse, out var launch)) return Launcher.Run(launch, Environment.GetCommandLineArgs().Skip(1).ToList());
+            var overrides = (parse.GetValue(set) ?? []).ToList();
+            bool resuming = parse.GetResult(resume) is not null;
+            if (resuming && parse.GetValue(resume) is { } dir) overrides.Add($"output={dir}");
+            var cfg = ConfigLoader.LoadTrain(parse.GetValue(config)!, overrides);
+            var mode = resuming ? RunFolder.Mode.Resume : parse.GetValue(overwrite) ? RunFolder.Mode.Overwrite : RunFolder.Mode.New;
+            var result = Trainer.Run(cfg, new TrainOptions(mode, parse.GetValue(maxSteps), "finqlora train --config " + parse.GetValue(config), parse.GetValue(initAdapter)));
+            Console.WriteLine(result.Stopped ? $"stopped at step {result.Steps}; outputs in {Path.GetFullPath(result.Output)}" : $"done: {Path.GetFullPath(result.Output)} (adapter: {result.AdapterDir})");
+            return 0;
+        });
+        return command;
+    }
+}
+
+/// <summary>--gpus, --nnodes, --node-rank, --master-addr, --master-port (as torchrun has).</summary>
+internal sealed class DistributedOptions
+{
+    public readonly Option<int> Gpus = new("--gpus") { Description = "GPUs on this machine: one training process per GPU (data parallel, NCCL).", DefaultValueFactory = _ => 1 };
+    public readonly Option<int> Nodes = new("--nnodes") { Description = "Machines taking part.", DefaultValueFactory = _ => 1 };
+    public readonly Option<int> NodeRank = new("--node-rank") { Description = "This machine's index (0 = the one at --master-addr).", DefaultValueFactory = _ => 0 };
+    public readonly Option<string> MasterAddr = new("--master-addr") { Description = "Address of node 0 (rendezvous).", DefaultValueFactory = _ => "127.0.0.1" };
+    public readonly Option<int> MasterPort = new("--master-port") { Description = "TCP port on node 0 for the rendezvous.", DefaultValueFactory = _ => 29500 };
+
+    public void AddTo(Command c)
+    {
+        foreach (var o in new Option[] { Gpus, Nodes, NodeRank, MasterAddr, MasterPort }) c.Options.Add(o);
+    }
+
+    /// <summary>True in the launching process of a multi-GPU run (the children see FINQLORA_WORLD_SIZE).</summary>
+    public bool ShouldLaunch(ParseResult parse, out LaunchSettings settings)
+    {
+        settings = new LaunchSettings(parse.GetValue(Gpus), parse.GetValue(Nodes), parse.GetValue(NodeRank), parse.GetValue(MasterAddr)!, parse.GetValue(MasterPort));
+        settings.Validate();
+        bool child = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("FINQLORA_WORLD_SIZE"));
+        return !child && settings.GpusPerNode * settings.Nodes > 1;
+    }
+}

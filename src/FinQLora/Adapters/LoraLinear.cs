@@ -1,0 +1,66 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FinQLora.Adapters;
+
+/// <summary>One LoRA adapter on one projection: delta(x) = B(A(dropout(x))) · scaling.</summary>
+public sealed class LoraAdapter
+{
+    public required string Name { get; init; }
+    public required Parameter A { get; init; }   // lora_A.weight [r, in]
+    public required Parameter B { get; init; }   // lora_B.weight [out, r]
+    public required double Scaling { get; init; }
+    public required double Dropout { get; init; }
+    public bool Trainable => A.requires_grad;
+}
+
+/// <summary>
+/// A projection with any number of LoRA adapters (PEFT's LoraLayer, without its generality):
+/// output = base_layer(x) + Σ B(A(dropout(x))) · scaling. The input is cast to A's dtype and each
+/// delta back to the base output's dtype, as PEFT does. Every projection of a model built by
+/// LlamaBuilder is one of these, with no adapter until one is attached; adapters register as
+/// submodules named as PEFT names them in memory (lora_A.&lt;adapter&gt;.weight).
+/// </summary>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+{
+    public nn.Module<Tensor, Tensor> base_layer;
+    private readonly List<LoraAdapter> _adapters = [];
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+    public IReadOnlyList<LoraAdapter> Adapters => _adapters;
+
+    public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, long inFeatures, long outFeatures) : base(nameof(LoraLinear))
+    {
+        base_layer = baseLayer;
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        RegisterComponents();
+    }
+
+    public void Add(LoraAdapter adapter)
+    {
+        if (_adapters.Any(a => a.Name == adapter.Name)) throw new FinQLoraException($"adapter '{adapter.Name}' is already attached; give each adapter its own name");
+        if (adapter.A.shape[1] != InFeatures || adapter.B.shape[0] != OutFeatures || adapter.A.shape[0] != adapter.B.shape[1])
+            throw new FinQLoraException($"adapter '{adapter.Name}': lora_A [{string.Join(", ", adapter.A.shape)}] and lora_B [{string.Join(", ", adapter.B.shape)}] do not fit a [{OutFeatures}, {InFeatures}] projection");
+        _adapters.Add(adapter);
+        register_parameter($"lora_A.{adapter.Name}.weight", adapter.A);
+        register_parameter($"lora_B.{adapter.Name}.weight", adapter.B);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        if (_adapters.Count == 0) return base_layer.call(x);
+        using var scope = NewDisposeScope();
+        var result = base_layer.call(x);
+        var outDtype = result.dtype;
+        foreach (var a in _adapters)
+        {
+            var input = x.to(a.A.dtype);
+            if (a.Dropout > 0 && training) input = nn.functional.dropout(input, a.Dropout, training: true);
+            var delta = nn.functional.linear(nn.functional.linear(input, a.A), a.B) * a.Scaling;   // [.., out]
+            result = result + delta.to(outDtype);
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+}

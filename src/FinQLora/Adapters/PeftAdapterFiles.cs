@@ -1,0 +1,132 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinQLora.IO;
+using FinQLora.Model;
+using static TorchSharp.torch;
+
+namespace FinQLora.Adapters;
+
+/// <summary>
+/// PEFT's adapter folder: adapter_config.json and adapter_model.safetensors with keys
+/// "base_model.model.&lt;module path&gt;.lora_A.weight" / ".lora_B.weight". Folders saved here load
+/// with peft.PeftModel.from_pretrained, and folders saved by PEFT load here.
+/// </summary>
+public static class PeftAdapterFiles
+{
+    public const string ConfigFile = "adapter_config.json";
+    public const string WeightsFile = "adapter_model.safetensors";
+
+    public static void Save(string dir, LlamaForCausalLM model, string adapterName, LoraSettings settings, string baseModelPath)
+    {
+        Directory.CreateDirectory(dir);
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (path, layer) in LoraInjector.Projections(model))
+            foreach (var a in layer.Adapters.Where(a => a.Name == adapterName))
+            {
+                tensors[PeftKeys.A(path)] = a.A;
+                tensors[PeftKeys.B(path)] = a.B;
+            }
+        if (tensors.Count == 0) throw new FinQLoraException($"no adapter named '{adapterName}' is attached to the model");
+        SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        var config = new JsonObject
+        {
+            ["peft_type"] = "LORA", ["task_type"] = "CAUSAL_LM", ["base_model_name_or_path"] = baseModelPath,
+            ["r"] = settings.R, ["lora_alpha"] = settings.Alpha, ["lora_dropout"] = settings.Dropout,
+            ["target_modules"] = new JsonArray(settings.Targets.Select(t => (JsonNode)t).ToArray()),
+            ["use_rslora"] = settings.UseRslora, ["bias"] = "none", ["fan_in_fan_out"] = false, ["inference_mode"] = true,
+            ["init_lora_weights"] = true, ["layers_to_transform"] = settings.Layers is null ? null : new JsonArray(settings.Layers.Select(l => (JsonNode)l).ToArray()),
+            ["layers_pattern"] = null, ["modules_to_save"] = null, ["revision"] = null, ["use_dora"] = false,
+            ["rank_pattern"] = new JsonObject(), ["alpha_pattern"] = new JsonObject(), ["auto_mapping"] = null,
+        };
+        AtomicWrite(Path.Combine(dir, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Reads and validates adapter_config.json.</summary>
+    public static LoraSettings ReadSettings(string dir)
+    {
+        var path = Path.Combine(dir, ConfigFile);
+        if (!File.Exists(path)) throw new FinQLoraException($"{dir}: no {ConfigFile} (is this a PEFT LoRA adapter folder?)");
+        JsonObject o;
+        try { o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FinQLoraException($"{path}: not a JSON object"); }
+        catch (JsonException e) { throw new FinQLoraException($"{path}: invalid JSON ({e.Message})"); }
+        T Required<T>(string key)
+        {
+            if (o[key] is not JsonValue v || !v.TryGetValue<T>(out var value))
+                throw new FinQLoraException($"{path}: required field '{key}' is missing or not a {typeof(T).Name}");
+            return value;
+        }
+        var peftType = Required<string>("peft_type");
+        if (peftType != "LORA") throw new FinQLoraException($"{path}: peft_type '{peftType}' is not supported (only LORA)");
+        if (o["use_dora"] is JsonValue d && d.TryGetValue<bool>(out var dora) && dora) throw new FinQLoraException($"{path}: DoRA adapters are not supported");
+        if (o["rank_pattern"] is JsonObject rp && rp.Count > 0 || o["alpha_pattern"] is JsonObject ap && ap.Count > 0)
+            throw new FinQLoraException($"{path}: rank_pattern/alpha_pattern are not supported");
+        var targets = o["target_modules"] switch
+        {
+            JsonArray arr => arr.Select(x => x!.GetValue<string>()).ToList(),
+            JsonValue v when v.TryGetValue<string>(out var single) => [single],
+            _ => throw new FinQLoraException($"{path}: required field 'target_modules' is missing"),
+        };
+        var layers = o["layers_to_transform"] switch
+        {
+            JsonArray arr => arr.Select(x => x!.GetValue<int>()).ToList(),
+            JsonValue v when v.TryGetValue<int>(out var one) => new List<int> { one },
+            _ => null,
+        };
+        double dropout = o["lora_dropout"] is JsonValue dv && dv.TryGetValue<double>(out var dd) ? dd : 0;
+        bool rslora = o["use_rslora"] is JsonValue rv && rv.TryGetValue<bool>(out var rb) && rb;
+        return new LoraSettings(Required<int>("r"), Required<double>("lora_alpha"), dropout, targets, rslora, layers);
+    }
+
+    /// <summary>Loads an adapter folder onto the model under <paramref name="adapterName"/> (frozen unless <paramref name="trainable"/>).</summary>
+    public static (LoraSettings Settings, IReadOnlyList<(string Key, TorchSharp.Modules.Parameter Param)> Params) Load(
+        string dir, LlamaForCausalLM model, string adapterName, bool trainable = false, ScalarType? dtype = null)
+    {
+        var settings = ReadSettings(dir).Validated(model.Config.NumHiddenLayers);
+        var weightsPath = Path.Combine(dir, WeightsFile);
+        if (!File.Exists(weightsPath)) throw new FinQLoraException($"{dir}: no {WeightsFile}");
+        using var file = SafeTensorsFile.Open(weightsPath);
+        var byPath = LoraInjector.Projections(model).ToDictionary(p => p.Path, p => p.Layer);
+        var used = new HashSet<string>();
+        var result = new List<(string, TorchSharp.Modules.Parameter)>();
+        foreach (var name in file.Names)
+        {
+            var key = name.Replace(".lora_A.default.weight", ".lora_A.weight").Replace(".lora_B.default.weight", ".lora_B.weight");
+            if (!key.EndsWith(".lora_A.weight", StringComparison.Ordinal)) continue;
+            var modulePath = key[..^".lora_A.weight".Length];
+            if (modulePath.StartsWith(PeftKeys.Prefix, StringComparison.Ordinal)) modulePath = modulePath[PeftKeys.Prefix.Length..];
+            if (!byPath.TryGetValue(modulePath, out var layer))
+                throw new FinQLoraException($"{weightsPath}: '{name}' targets '{modulePath}', which this model does not have (adapter made for another architecture?)");
+            var bName = name.Replace("lora_A", "lora_B");
+            if (!file.Contains(bName)) throw new FinQLoraException($"{weightsPath}: '{name}' has no matching '{bName}'");
+            var ia = file.Info(name);
+            var ib = file.Info(bName);
+            if (ia.Shape.Length != 2 || ib.Shape.Length != 2 || ia.Shape[1] != layer.InFeatures || ib.Shape[0] != layer.OutFeatures || ia.Shape[0] != ib.Shape[1] || ia.Shape[0] != settings.R)
+                throw new FinQLoraException($"{weightsPath}: '{name}' [{string.Join(", ", ia.Shape)}] / lora_B [{string.Join(", ", ib.Shape)}] do not fit '{modulePath}' " +
+                                            $"([{layer.OutFeatures}, {layer.InFeatures}], r = {settings.R}): the adapter was made for a different base model");
+            var loadDtype = dtype ?? (trainable ? ScalarType.Float32 : model.DType == ScalarType.Float32 ? ScalarType.Float32 : SafeTensorDTypes.ToScalarType(ia.DType));
+            result.AddRange(LoraInjector.Attach(layer, modulePath, adapterName, file.Load(name, model.Device, loadDtype), file.Load(bName, model.Device, loadDtype), settings, trainable));
+            used.Add(modulePath);
+        }
+        if (used.Count == 0) throw new FinQLoraException($"{weightsPath}: no lora_A/lora_B weights found");
+        return (settings, result);
+    }
+
+    /// <summary>Attaches several adapter folders, frozen, named after their folders (stacked: their deltas add up).</summary>
+    public static void AttachAll(LlamaForCausalLM model, IEnumerable<string> dirs)
+    {
+        var names = new HashSet<string>();
+        foreach (var dir in dirs)
+        {
+            var name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar));
+            if (!names.Add(name)) throw new FinQLoraException($"two adapters are named '{name}' (folder names): rename one folder");
+            Load(dir, model, name);
+        }
+    }
+
+    private static void AtomicWrite(string path, string text)
+    {
+        var tmp = path + ".tmp-" + Environment.ProcessId;
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+}

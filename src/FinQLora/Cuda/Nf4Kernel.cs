@@ -1,0 +1,243 @@
+using System.Collections.Concurrent;
+using FinQLora.Quantization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FinQLora.Cuda;
+
+/// <summary>
+/// Fused 4-bit dequantization on CUDA: one pass reads the packed codes (16 bytes per thread,
+/// one 128-bit load), undoes the double quantization of that block's absmax, and writes 32
+/// bf16 or fp32 values with 128-bit stores. Every rounding is the one the tensor-ops path
+/// (<see cref="Nf4.DequantizeWithOps"/>) and bitsandbytes do, so the results are bitwise equal:
+/// absmax = fl(fl(code8[q] * absmax2) + offset) (no FMA), value = fl(code4[c] * absmax), then
+/// round-to-nearest-even to bf16. Compiled with NVRTC on first use for the current GPU, launched
+/// on the legacy default stream that libtorch (through TorchSharp) uses.
+/// Set FINQLORA_NF4_KERNEL=0 to use the tensor-ops path instead.
+/// </summary>
+public static class Nf4Kernel
+{
+    public const string DisableEnv = "FINQLORA_NF4_KERNEL";
+    private const int Threads = 256;
+    private const int BytesPerThread = 16;
+
+    internal const string Source = """
+        typedef unsigned char u8;
+        typedef unsigned int u32;
+
+        __device__ __forceinline__ u32 bf16_bits(float f) {
+            u32 u = __float_as_uint(f);
+            if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;      // NaN
+            return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;               // round to nearest even
+        }
+
+        template <bool BF16>
+        __device__ __forceinline__ void dequant(
+            const u8* __restrict__ packed, const float* __restrict__ absmax_f32, const u8* __restrict__ absmax_q,
+            const float* __restrict__ absmax2, const float* __restrict__ code8, float offset,
+            const float* __restrict__ code4, void* __restrict__ out, long long n, int block_shift, int nested_shift)
+        {
+            __shared__ float lut[16];
+            __shared__ float map8[256];
+            if (threadIdx.x < 16) lut[threadIdx.x] = code4[threadIdx.x];
+            if (absmax_q != 0) for (int i = threadIdx.x; i < 256; i += blockDim.x) map8[i] = code8[i];
+            __syncthreads();
+
+            const long long nbytes = (n + 1) / 2;
+            const long long b0 = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 16;
+            if (b0 >= nbytes) return;
+            const long long e0 = b0 * 2;
+            const long long blk = e0 >> block_shift;          // 32 values never straddle a block (block size >= 32)
+            float a;
+            if (absmax_q != 0) a = __fadd_rn(__fmul_rn(map8[absmax_q[blk]], __ldg(&absmax2[blk >> nested_shift])), offset);
+            else a = __ldg(&absmax_f32[blk]);
+
+            if (e0 + 32 <= n) {
+                const uint4 q = __ldg(reinterpret_cast<const uint4*>(packed + b0));
+                const u32 words[4] = {q.x, q.y, q.z, q.w};
+                if (BF16) {
+                    uint4* o = reinterpret_cast<uint4*>(reinterpret_cast<unsigned short*>(out) + e0);
+                    #pragma unroll
+                    for (int k = 0; k < 4; k++) {
+                        u32 r[4];
+                        #pragma unroll
+                        for (int j = 0; j < 4; j++) {
+                            const u32 b = (words[k] >> (8 * j)) & 0xffu;
+                            r[j] = bf16_bits(__fmul_rn(lut[b >> 4], a)) | (bf16_bits(__fmul_rn(lut[b & 15u], a)) << 16);
+                        }
+                        o[k] = make_uint4(r[0], r[1], r[2], r[3]);
+                    }
+                } else {
+                    float4* o = reinterpret_cast<float4*>(reinterpret_cast<float*>(out) + e0);
+                    #pragma unroll
+                    for (int k = 0; k < 4; k++) {
+                        float v[8];
+                        #pragma unroll
+                        for (int j = 0; j < 4; j++) {
+                            const u32 b = (words[k] >> (8 * j)) & 0xffu;
+                            v[2 * j] = __fmul_rn(lut[b >> 4], a);
+                            v[2 * j + 1] = __fmul_rn(lut[b & 15u], a);
+                        }
+                        o[2 * k] = make_float4(v[0], v[1], v[2], v[3]);
+                        o[2 * k + 1] = make_float4(v[4], v[5], v[6], v[7]);
+                    }
+                }
+            } else {
+                for (long long i = b0; i < nbytes; i++) {
+                    const u32 b = packed[i];
+                    const long long e = 2 * i;
+                    const float hi = __fmul_rn(lut[b >> 4], a), lo = __fmul_rn(lut[b & 15u], a);
+                    if (BF16) {
+                        unsigned short* o = reinterpret_cast<unsigned short*>(out);
+                        o[e] = (unsigned short)bf16_bits(hi);
+                        if (e + 1 < n) o[e + 1] = (unsigned short)bf16_bits(lo);
+                    } else {
+                        float* o = reinterpret_cast<float*>(out);
+                        o[e] = hi;
+                        if (e + 1 < n) o[e + 1] = lo;
+                    }
+                }
+            }
+        }
+
+        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16(
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
+        { dequant<true>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+
+        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_f32(
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
+        { dequant<false>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+        """;
+
+    private sealed record Compiled(IntPtr Module, IntPtr Bf16, IntPtr F32, Tensor Nf4Code, Tensor Fp4Code);
+
+    private static readonly ConcurrentDictionary<int, Compiled> Modules = new();
+    private static readonly object Gate = new();
+    private static string? _failure;
+
+    /// <summary>Why the kernel is not used, or null when it is (after the first CUDA call).</summary>
+    public static string? Failure => _failure;
+
+    public static bool Enabled => Environment.GetEnvironmentVariable(DisableEnv) is not ("0" or "false" or "off");
+
+    /// <summary>
+    /// Dequantizes with the kernel when the state is on CUDA and the output dtype is bf16 or fp32;
+    /// false (and the caller uses tensor ops) when the kernel is disabled or could not be built.
+    /// </summary>
+    public static bool TryDequantize(Nf4State s, ScalarType dtype, out Tensor result)
+    {
+        result = null!;
+        if (!Enabled || _failure is not null || s.Device.type != DeviceType.CUDA) return false;
+        if (dtype is not (ScalarType.BFloat16 or ScalarType.Float32)) return false;
+        try
+        {
+            result = Dequantize(s, dtype);
+            return true;
+        }
+        catch (Exception e) when (e is FinQLoraException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            _failure = e.Message;
+            Console.Error.WriteLine($"warning: the fused NF4 kernel is not available, using tensor ops: {e.Message}");
+            return false;
+        }
+    }
+
+    /// <summary>Dequantizes <paramref name="s"/> (on CUDA) to <paramref name="dtype"/> (bf16 or fp32) with the kernel; throws if it cannot.</summary>
+    public static Tensor Dequantize(Nf4State s, ScalarType dtype)
+    {
+        if (s.Device.type != DeviceType.CUDA) throw new FinQLoraException("the NF4 kernel needs tensors on a CUDA device");
+        if (dtype is not (ScalarType.BFloat16 or ScalarType.Float32))
+            throw new FinQLoraException($"the NF4 kernel writes bfloat16 or float32, not {dtype}");
+        var k = ForCurrentDevice(s.Device);
+        var output = empty(s.Shape, dtype, s.Device);
+        Launch(k, s, output);
+        return output;
+    }
+
+    /// <summary>Dequantizes into an existing contiguous tensor of the state's element count (bf16 or fp32).</summary>
+    public static void DequantizeInto(Nf4State s, Tensor output)
+    {
+        if (output.numel() != s.NumElements || !output.is_contiguous() || output.device != s.Device)
+            throw new ArgumentException("output must be a contiguous tensor on the state's device with the state's element count");
+        Launch(ForCurrentDevice(s.Device), s, output);
+    }
+
+    private static void Launch(Compiled k, Nf4State s, Tensor output)
+    {
+        if (s.Packed.dtype != ScalarType.Byte || !s.Packed.is_contiguous())
+            throw new FinQLoraException("the NF4 kernel needs the packed weight as contiguous uint8");
+        long n = s.NumElements;
+        if (n == 0) return;
+        using var scope = NewDisposeScope();
+        var packed = s.Packed;
+        if (DevicePointer.Of(packed) % 16 != 0) packed = packed.clone();   // 128-bit loads need 16-byte alignment
+        bool nested = s.Nested is not null;
+        var absmax = nested ? s.Absmax.contiguous() : s.Absmax.to(ScalarType.Float32).contiguous();
+        IntPtr pPacked = DevicePointer.Of(packed);
+        IntPtr pAbsmaxF = nested ? IntPtr.Zero : DevicePointer.Of(absmax);
+        IntPtr pAbsmaxQ = nested ? DevicePointer.Of(absmax) : IntPtr.Zero;
+        IntPtr pAbsmax2 = nested ? DevicePointer.Of(s.Nested!.Absmax) : IntPtr.Zero;
+        IntPtr pCode8 = nested ? DevicePointer.Of(s.Nested!.Code) : IntPtr.Zero;
+        float offset = nested ? s.Nested!.Offset : 0f;
+        IntPtr pCode4 = DevicePointer.Of(s.QuantType == Bnb4BitType.Nf4 ? k.Nf4Code : k.Fp4Code);
+        IntPtr pOut = DevicePointer.Of(output);
+        if (pOut % 16 != 0) throw new FinQLoraException("the NF4 kernel's output must be 16-byte aligned");
+        int blockShift = Log2(s.BlockSize);
+        int nestedShift = nested ? Log2(s.Nested!.BlockSize) : 0;
+        if (nested && s.Nested!.Code.numel() != 256) throw new FinQLoraException("the nested quant map must have 256 values");
+        long threads = ((n + 1) / 2 + BytesPerThread - 1) / BytesPerThread;
+        long grid = (threads + Threads - 1) / Threads;
+        if (grid > int.MaxValue) throw new FinQLoraException("tensor too large for the NF4 kernel");
+        unsafe
+        {
+            IntPtr* args = stackalloc IntPtr[11];
+            args[0] = (IntPtr)(&pPacked);
+            args[1] = (IntPtr)(&pAbsmaxF);
+            args[2] = (IntPtr)(&pAbsmaxQ);
+            args[3] = (IntPtr)(&pAbsmax2);
+            args[4] = (IntPtr)(&pCode8);
+            args[5] = (IntPtr)(&offset);
+            args[6] = (IntPtr)(&pCode4);
+            args[7] = (IntPtr)(&pOut);
+            args[8] = (IntPtr)(&n);
+            args[9] = (IntPtr)(&blockShift);
+            args[10] = (IntPtr)(&nestedShift);
+            CudaDriver.Launch(output.dtype == ScalarType.BFloat16 ? k.Bf16 : k.F32, (uint)grid, Threads, CudaDriver.DefaultStream,
+                new ReadOnlySpan<IntPtr>(args, 11));
+        }
+    }
+
+    private static int Log2(int v)
+    {
+        if (v < 32 || (v & (v - 1)) != 0) throw new FinQLoraException($"the NF4 kernel needs a power-of-two block size >= 32, got {v}");
+        return System.Numerics.BitOperations.Log2((uint)v);
+    }
+
+    private static Compiled ForCurrentDevice(Device device)
+    {
+        int ordinal = device.index < 0 ? 0 : device.index;
+        if (Modules.TryGetValue(ordinal, out var k)) return k;
+        lock (Gate)
+        {
+            if (Modules.TryGetValue(ordinal, out k)) return k;
+            CudaDriver.CurrentContext();   // throws when libtorch has no context current
+            int current = CudaDriver.CurrentDevice();
+            if (current != ordinal)
+                throw new FinQLoraException($"the NF4 kernel runs on the current CUDA device ({current}), but the tensors are on cuda:{ordinal}");
+            var (major, minor) = CudaDriver.ComputeCapability(ordinal);
+            var cubin = Nvrtc.Compile(Source, "nf4_dequant.cu", major, minor);
+            IntPtr module;
+            if (CudaDriver.TryLoadModule(cubin, out module) != 0)
+                module = CudaDriver.LoadModule(Nvrtc.Compile(Source, "nf4_dequant.cu", major, minor, ptx: true));   // driver older than NVRTC's cubin
+            var nf4 = tensor(Nf4.Code, device: device);
+            var fp4 = tensor(Nf4.Fp4Code, device: device);
+            nf4.DetachFromDisposeScope();
+            fp4.DetachFromDisposeScope();
+            k = new Compiled(module, CudaDriver.GetFunction(module, "nf4_dequant_bf16"), CudaDriver.GetFunction(module, "nf4_dequant_f32"), nf4, fp4);
+            Modules[ordinal] = k;
+            return k;
+        }
+    }
+}

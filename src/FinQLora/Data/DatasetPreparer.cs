@@ -1,0 +1,150 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinQLora.Tasks;
+
+namespace FinQLora.Data;
+
+/// <summary>What prepare-data found for one task.</summary>
+public sealed record PreparedTask(string Task, IReadOnlyDictionary<string, PreparedSplit> Splits, string? NoDataReason);
+
+public sealed record PreparedSplit(int Rows, int Skipped, IReadOnlyList<string> Sources, string Output, string Sha256);
+
+/// <summary>
+/// Reads each task's splits from a local folder and writes one normalized FLARE JSONL per task and
+/// split (<c>OUTPUT/&lt;task&gt;/&lt;split&gt;.jsonl</c>) plus <c>manifest.json</c> (counts, sources, hashes,
+/// and the tasks that had no data). A local folder may hold, for a task T and split S:
+/// <c>T/S.jsonl</c> (FLARE or PIXIU format, detected per file), or <c>T-S*.jsonl</c> anywhere below it
+/// (as in FinQLora's shared data: flare/ner-test-sample.jsonl, pixiu-instructions/ner-valid.jsonl).
+/// </summary>
+public static class DatasetPreparer
+{
+    public static readonly string[] SplitNames = ["train", "valid", "test"];
+
+    public static IReadOnlyList<PreparedTask> PrepareLocal(string source, string output, IReadOnlyList<FlareTask> tasks, bool skipBadRows, Action<string>? log = null)
+    {
+        if (!Directory.Exists(source)) throw new FinQLoraException($"--source {source}: folder not found");
+        var all = Directory.EnumerateFiles(source, "*.*", SearchOption.AllDirectories)
+            .Where(f => f.EndsWith(".jsonl", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".jsonl.xz", StringComparison.Ordinal)).ToList();
+        using var scratch = new ScratchFolder();
+        var results = new List<PreparedTask>();
+        foreach (var task in tasks)
+        {
+            var splits = new Dictionary<string, PreparedSplit>();
+            foreach (var split in SplitNames)
+            {
+                var files = FilesFor(source, all, task.Name, split);
+                if (files.Count == 0) continue;
+                var rows = new List<FlareRow>();
+                int skipped = 0;
+                foreach (var original in files)
+                {
+                    var f = original.EndsWith(".xz", StringComparison.Ordinal) ? scratch.Decompress(original) : original;
+                    var (r, report) = IsPixiu(f) ? PixiuJsonl.Read(f, task, split, skipBadRows) : FlareJsonl.Read(f, task, split, skipBadRows);
+                    rows.AddRange(r);
+                    skipped += report.Skipped;
+                    foreach (var p in report.Problems) log?.Invoke($"skipped: {p}");
+                }
+                var outPath = Path.Combine(output, task.Name, split + ".jsonl");
+                FlareJsonl.Write(outPath, rows);
+                splits[split] = new PreparedSplit(rows.Count, skipped, files.Select(f => Path.GetRelativePath(source, f)).ToList(), Path.GetRelativePath(output, outPath), Sha256(outPath));
+                log?.Invoke($"{task.Name}/{split}: {rows.Count} rows{(skipped > 0 ? $", {skipped} bad rows skipped" : "")} from {string.Join(", ", files.Select(Path.GetFileName))}");
+            }
+            results.Add(new PreparedTask(task.Name, splits, splits.Count == 0 ? $"no {task.Name} files under {source}" : null));
+            if (splits.Count == 0) log?.Invoke($"{task.Name}: no data under {source}");
+        }
+        WriteManifest(output, source, results);
+        return results;
+    }
+
+    private static List<string> FilesFor(string source, List<string> all, string task, string split)
+    {
+        var direct = Path.Combine(source, task, split + ".jsonl");
+        if (File.Exists(direct)) return [direct];
+        return all.Where(f =>
+        {
+            var name = Path.GetFileName(f);
+            return name.StartsWith($"{task}-{split}", StringComparison.OrdinalIgnoreCase) && (name.Length == task.Length + split.Length + 1 + 6 || !char.IsLetterOrDigit(name[task.Length + split.Length + 1]));
+        }).Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>A temporary folder for decompressed .xz inputs, deleted afterwards.</summary>
+    private sealed class ScratchFolder : IDisposable
+    {
+        private readonly string _dir = Path.Combine(Path.GetTempPath(), "finqlora-prepare-" + Guid.NewGuid().ToString("N"));
+
+        public string Decompress(string xzPath)
+        {
+            Directory.CreateDirectory(_dir);
+            var target = Path.Combine(_dir, Path.GetFileNameWithoutExtension(xzPath));
+            try
+            {
+                using var input = File.OpenRead(xzPath);
+                using var xz = new SharpCompress.Compressors.Xz.XZStream(input);
+                using var output = File.Create(target);
+                xz.CopyTo(output);
+            }
+            catch (Exception e) when (e is not FinQLoraException)
+            {
+                throw new FinQLoraException($"{xzPath}: cannot decompress ({e.Message})");
+            }
+            return target;
+        }
+
+        public void Dispose()
+        {
+            if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    private static bool IsPixiu(string path)
+    {
+        foreach (var line in File.ReadLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try { return JsonNode.Parse(line) is JsonObject o && o.ContainsKey("conversations"); }
+            catch (JsonException) { return false; }   // the reader reports it with its line number
+        }
+        return false;
+    }
+
+    public static void WriteManifest(string output, string source, IReadOnlyList<PreparedTask> tasks)
+    {
+        var manifest = new JsonObject
+        {
+            ["created_utc"] = DateTime.UtcNow.ToString("o"),
+            ["source"] = source,
+            ["tasks"] = new JsonObject(tasks.Select(t => KeyValuePair.Create(t.Task, (JsonNode?)new JsonObject
+            {
+                ["status"] = t.NoDataReason is null ? "ok" : "no data",
+                ["reason"] = t.NoDataReason,
+                ["splits"] = new JsonObject(t.Splits.Select(s => KeyValuePair.Create(s.Key, (JsonNode?)new JsonObject
+                {
+                    ["rows"] = s.Value.Rows, ["skipped_bad_rows"] = s.Value.Skipped, ["file"] = s.Value.Output, ["sha256"] = s.Value.Sha256,
+                    ["sources"] = new JsonArray(s.Value.Sources.Select(x => (JsonNode)x).ToArray()),
+                }))),
+            }))),
+        };
+        Directory.CreateDirectory(output);
+        var path = Path.Combine(output, "manifest.json");
+        File.WriteAllText(path + ".tmp", manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    public static string Sha256(string path)
+    {
+        using var s = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(s));
+    }
+
+    /// <summary>
+    /// Reads DIR/&lt;task&gt;/&lt;split&gt;.jsonl (FLARE or PIXIU format: prepare-data's output, or samples/ as
+    /// shipped), or null when absent.
+    /// </summary>
+    public static List<FlareRow>? ReadPrepared(string dataDir, FlareTask task, string split, bool skipBadRows = false)
+    {
+        var path = Path.Combine(dataDir, task.Name, split + ".jsonl");
+        if (!File.Exists(path)) return null;
+        return (IsPixiu(path) ? PixiuJsonl.Read(path, task, split, skipBadRows) : FlareJsonl.Read(path, task, split, skipBadRows)).Rows;
+    }
+}

@@ -1,0 +1,168 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinQLora.Tasks;
+
+namespace FinQLora.Data;
+
+/// <summary>What a reader did with bad rows when asked to skip them (never silent).</summary>
+public sealed record ReadReport(int Rows, int Skipped, IReadOnlyList<string> Problems);
+
+/// <summary>
+/// Reads and writes FLARE-format JSON Lines: one object per line with id, query, answer and the task's
+/// fields. `choices` and `label` may be JSON lists or Python-list strings (some Hub copies store them so).
+/// A bad row is an error naming file:line, unless <c>skipBadRows</c>, which skips and counts it.
+/// </summary>
+public static class FlareJsonl
+{
+    public static (List<FlareRow> Rows, ReadReport Report) Read(string path, FlareTask task, string split, bool skipBadRows = false)
+    {
+        if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
+        var rows = new List<FlareRow>();
+        var problems = new List<string>();
+        var utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        int lineNo = 0;
+        using var reader = new StreamReader(path, utf8);
+        while (true)
+        {
+            string? line;
+            try { line = reader.ReadLine(); }
+            catch (DecoderFallbackException) { throw new FinQLoraException($"{path}:{lineNo + 1}: invalid UTF-8"); }
+            if (line is null) break;
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                rows.Add(Parse(line, task, split, $"{task.Name}-{split}-{lineNo}"));
+            }
+            catch (RowException e)
+            {
+                var message = $"{path}:{lineNo}: {e.Message}";
+                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                problems.Add(message);
+            }
+        }
+        return (rows, new ReadReport(rows.Count, problems.Count, problems));
+    }
+
+    public static FlareRow Parse(string line, FlareTask task, string split, string fallbackId)
+    {
+        JsonObject o;
+        try { o = JsonNode.Parse(line) as JsonObject ?? throw new RowException("not a JSON object"); }
+        catch (JsonException e) { throw new RowException($"invalid JSON ({e.Message})"); }
+        return FromJson(o, task, split, fallbackId);
+    }
+
+    public static FlareRow FromJson(JsonObject o, FlareTask task, string split, string fallbackId)
+    {
+        string query = RequiredString(o, "query");
+        string answer = RequiredString(o, "answer");
+        if (string.IsNullOrWhiteSpace(answer)) throw new RowException("\"answer\" is empty");
+        IReadOnlyList<string>? choices = StringList(o, "choices");
+        int? gold = o["gold"] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<int>(out var g) => g,
+            JsonValue v when v.TryGetValue<double>(out var d) && d == Math.Floor(d) => (int)d,
+            var other => throw new RowException($"\"gold\" must be an integer, got {other.ToJsonString()}"),
+        };
+        if (task.IsClassification)
+        {
+            choices ??= task.Choices;
+            if (gold is null)
+            {
+                int idx = choices.ToList().FindIndex(c => c.Equals(answer.Trim(), StringComparison.OrdinalIgnoreCase));
+                gold = idx >= 0 ? idx : throw new RowException($"\"gold\" is missing and the answer '{answer}' is not one of the choices");
+            }
+            if (gold < 0 || gold >= choices.Count) throw new RowException($"\"gold\" {gold} is outside the {choices.Count} choices");
+        }
+        string? text = OptionalString(o, "text");
+        if (task.Kind == TaskKind.Ner && text is null) throw new RowException("NER rows need \"text\"");
+        string? labelType = OptionalString(o, "label_type");
+        if (task.Kind == TaskKind.Headlines && labelType is null && split == "test") throw new RowException("headlines test rows need \"label_type\" (avg F1 is computed per label type)");
+        return new FlareRow
+        {
+            Id = o["id"] is JsonValue idv ? idv.ToString() : fallbackId,
+            Task = task.Name, Split = split, Query = query, Answer = answer, Text = text, Choices = choices, Gold = gold,
+            Label = StringList(o, "label"), LabelType = labelType,
+            Turn = o["turn"] is JsonValue tv && tv.TryGetValue<int>(out var turn) ? turn : null,
+            DialogueId = o["dialogue_id"] is JsonValue dv ? dv.ToString() : null,
+        };
+    }
+
+    public static JsonObject ToJson(FlareRow r)
+    {
+        var o = new JsonObject { ["id"] = r.Id, ["task"] = r.Task, ["split"] = r.Split, ["query"] = r.Query, ["answer"] = r.Answer };
+        if (r.Text is not null) o["text"] = r.Text;
+        if (r.Choices is not null) o["choices"] = new JsonArray(r.Choices.Select(c => (JsonNode)c).ToArray());
+        if (r.Gold is not null) o["gold"] = r.Gold;
+        if (r.Label is not null) o["label"] = new JsonArray(r.Label.Select(c => (JsonNode)c).ToArray());
+        if (r.LabelType is not null) o["label_type"] = r.LabelType;
+        if (r.Turn is not null) o["turn"] = r.Turn;
+        if (r.DialogueId is not null) o["dialogue_id"] = r.DialogueId;
+        return o;
+    }
+
+    public static void Write(string path, IEnumerable<FlareRow> rows)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var tmp = path + ".tmp-" + Environment.ProcessId;
+        using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false)))
+            foreach (var r in rows) w.WriteLine(ToJson(r).ToJsonString());
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    private static string RequiredString(JsonObject o, string key) =>
+        o[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s
+            : throw new RowException(o[key] is null ? $"missing required field \"{key}\"" : $"\"{key}\" must be a string");
+
+    private static string? OptionalString(JsonObject o, string key) =>
+        o[key] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<string>(out var s) => s,
+            var other => throw new RowException($"\"{key}\" must be a string, got {other.ToJsonString()}"),
+        };
+
+    /// <summary>A JSON list of strings, or a Python-list string such as "['positive', 'neutral']".</summary>
+    private static List<string>? StringList(JsonObject o, string key)
+    {
+        switch (o[key])
+        {
+            case null: return null;
+            case JsonArray a: return a.Select(x => x is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new RowException($"\"{key}\" must be a list of strings")).ToList();
+            case JsonValue v when v.TryGetValue<string>(out var text):
+                var t = text.Trim();
+                if (!t.StartsWith('[') || !t.EndsWith(']')) throw new RowException($"\"{key}\" must be a list of strings");
+                var inner = t[1..^1].Trim();
+                if (inner.Length == 0) return [];
+                return PythonListItems(inner).ToList();
+            default: throw new RowException($"\"{key}\" must be a list of strings");
+        }
+    }
+
+    private static IEnumerable<string> PythonListItems(string inner)
+    {
+        int i = 0;
+        while (i < inner.Length)
+        {
+            while (i < inner.Length && (inner[i] == ' ' || inner[i] == ',')) i++;
+            if (i >= inner.Length) yield break;
+            char q = inner[i];
+            if (q != '\'' && q != '"') throw new RowException("a list string must hold quoted items");
+            var sb = new StringBuilder();
+            i++;
+            while (i < inner.Length && inner[i] != q)
+            {
+                if (inner[i] == '\\' && i + 1 < inner.Length) i++;
+                sb.Append(inner[i++]);
+            }
+            if (i >= inner.Length) throw new RowException("unterminated item in a list string");
+            i++;
+            yield return sb.ToString();
+        }
+    }
+
+    /// <summary>A problem with one row (becomes file:line).</summary>
+    public sealed class RowException(string message) : Exception(message);
+}

@@ -1,0 +1,46 @@
+using FinQLora.Tasks;
+
+namespace FinQLora.Evaluation;
+
+/// <summary>
+/// PIXIU/FLARE's rules for turning generated text into a label (../shared/reference/flare.md):
+/// sentiment — lowercase + strip, the first choice in list order that is a substring, else "missing";
+/// stock movement — lowercase, rise or its aliases (yes, positive) first, then fall or its aliases
+/// (no, negative, neutral), and fall when nothing matches; headlines — "Yes" only for exactly "Yes"
+/// after stripping; QA — the stripped text.
+/// </summary>
+public static class FlareParsers
+{
+    public const string Missing = "missing";
+    private static readonly string[] RiseAliases = ["rise", "yes", "positive"];
+    private static readonly string[] FallAliases = ["fall", "no", "negative", "neutral"];
+
+    public static string Sentiment(string output, IReadOnlyList<string> choices)
+    {
+        var text = output.Trim().ToLowerInvariant();
+        foreach (var c in choices)
+            if (text.Contains(c.ToLowerInvariant(), StringComparison.Ordinal)) return c;
+        return Missing;
+    }
+
+    public static string StockMovement(string output, IReadOnlyList<string> choices)
+    {
+        var text = output.ToLowerInvariant();
+        string rise = choices.FirstOrDefault(c => c.Equals("rise", StringComparison.OrdinalIgnoreCase)) ?? "Rise";
+        string fall = choices.FirstOrDefault(c => c.Equals("fall", StringComparison.OrdinalIgnoreCase)) ?? "Fall";
+        if (RiseAliases.Any(a => text.Contains(a, StringComparison.Ordinal))) return rise;
+        if (FallAliases.Any(a => text.Contains(a, StringComparison.Ordinal))) return fall;
+        return fall;
+    }
+
+    public static string Headlines(string output) => output.Trim() == "Yes" ? "Yes" : "No";
+
+    /// <summary>The label of a classification prediction, by the task's rule.</summary>
+    public static string Label(TaskKind kind, string output, IReadOnlyList<string> choices) => kind switch
+    {
+        TaskKind.Sentiment => Sentiment(output, choices),
+        TaskKind.StockMovement => StockMovement(output, choices),
+        TaskKind.Headlines => Headlines(output),
+        _ => throw new ArgumentException($"{kind} is not a classification task"),
+    };
+}

@@ -1,0 +1,72 @@
+using System.Globalization;
+using FinQLora.Tasks;
+
+namespace FinQLora.Evaluation;
+
+/// <summary>Computes each task's metrics (PIXIU's names) from its predictions.</summary>
+public static class FlareScorer
+{
+    /// <summary>{task: {metric: value}} for every task present in <paramref name="predictions"/> (values are fractions).</summary>
+    public static SortedDictionary<string, SortedDictionary<string, double>> Score(IEnumerable<Prediction> predictions)
+    {
+        var result = new SortedDictionary<string, SortedDictionary<string, double>>(StringComparer.Ordinal);
+        foreach (var group in predictions.GroupBy(p => p.Task))
+            result[group.Key] = ScoreTask(FlareTasks.Get(group.Key), group.ToList());
+        return result;
+    }
+
+    public static SortedDictionary<string, double> ScoreTask(FlareTask task, IReadOnlyList<Prediction> rows)
+    {
+        var m = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        switch (task.Kind)
+        {
+            case TaskKind.Sentiment or TaskKind.StockMovement:
+            {
+                var gold = rows.Select(r => r.Choices![r.Gold!.Value]).ToList();
+                var pred = rows.Select(r => FlareParsers.Label(task.Kind, r.PredictionText, r.Choices!)).ToList();
+                m["acc"] = ClassificationMetrics.Accuracy(gold, pred);
+                m["f1"] = ClassificationMetrics.WeightedF1(gold, pred);
+                m["macro_f1"] = ClassificationMetrics.MacroF1(gold, pred);
+                m["mcc"] = ClassificationMetrics.Mcc(gold, pred);
+                m["missing"] = pred.Count(p => p == FlareParsers.Missing) / (double)rows.Count;
+                break;
+            }
+            case TaskKind.Headlines:
+            {
+                var byType = rows.GroupBy(r => r.LabelType ?? "").ToList();
+                m["avg_f1"] = byType.Average(g => ClassificationMetrics.WeightedF1(
+                    g.Select(r => r.Choices![r.Gold!.Value]).ToList(), g.Select(r => FlareParsers.Headlines(r.PredictionText)).ToList()));
+                m["acc"] = ClassificationMetrics.Accuracy(rows.Select(r => r.Choices![r.Gold!.Value]).ToList(), rows.Select(r => FlareParsers.Headlines(r.PredictionText)).ToList());
+                break;
+            }
+            case TaskKind.Ner:
+                m["entity_f1"] = NerScoring.EntityF1(rows.Select(r =>
+                    ((IReadOnlyList<string>)(r.Label ?? NerScoring.Tags(r.Answer, r.Text!)), (IReadOnlyList<string>)NerScoring.Tags(r.PredictionText, r.Text!))));
+                break;
+            case TaskKind.Qa:
+                m["acc"] = rows.Count(r => r.PredictionText.Trim() == r.Answer.Trim()) / (double)rows.Count;
+                m["num_acc"] = rows.Count(r => NumericMatch(r.PredictionText, r.Answer)) / (double)rows.Count;
+                break;
+        }
+        return m;
+    }
+
+    /// <summary>
+    /// The numeric-tolerance accuracy reported beside FinQA's exact match (not a FLARE metric):
+    /// the first number in the output and the answer (ignoring $, % and thousands commas) agree
+    /// within 1 % of the answer's magnitude, or 1e-6 when the answer is 0. A non-numeric answer
+    /// (e.g. "yes") falls back to exact match.
+    /// </summary>
+    public static bool NumericMatch(string output, string answer)
+    {
+        if (FirstNumber(answer) is not { } a) return output.Trim() == answer.Trim();
+        if (FirstNumber(output) is not { } p) return false;
+        return Math.Abs(p - a) <= Math.Max(1e-6, 0.01 * Math.Abs(a));
+    }
+
+    private static double? FirstNumber(string s)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(s.Replace(",", "").Replace("$", "").Replace("%", ""), @"-?\d+(\.\d+)?");
+        return m.Success ? double.Parse(m.Value, CultureInfo.InvariantCulture) : null;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinQLora.Tasks;
+
+namespace FinQLora.Evaluation;
+
+/// <summary>predictions.jsonl: one prediction per line, snake_case fields; validated per task when read.</summary>
+public static class PredictionsFile
+{
+    public static void Write(string path, IEnumerable<Prediction> predictions)
+    {
+        var tmp = path + ".tmp-" + Environment.ProcessId;
+        using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false)))
+            foreach (var p in predictions) w.WriteLine(ToJson(p).ToJsonString());
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public static JsonObject ToJson(Prediction p)
+    {
+        var o = new JsonObject { ["task"] = p.Task, ["id"] = p.Id, ["prediction"] = p.PredictionText, ["answer"] = p.Answer };
+        if (p.Choices is not null) o["choices"] = new JsonArray(p.Choices.Select(c => (JsonNode)c).ToArray());
+        if (p.Gold is not null) o["gold"] = p.Gold;
+        if (p.Text is not null) o["text"] = p.Text;
+        if (p.Label is not null) o["label"] = new JsonArray(p.Label.Select(c => (JsonNode)c).ToArray());
+        if (p.LabelType is not null) o["label_type"] = p.LabelType;
+        if (p.DialogueId is not null) o["dialogue_id"] = p.DialogueId;
+        if (p.Turn is not null) o["turn"] = p.Turn;
+        if (p.LatencyMs is not null) o["latency_ms"] = Math.Round(p.LatencyMs.Value, 3);
+        return o;
+    }
+
+    public static List<Prediction> Read(string path)
+    {
+        if (!File.Exists(path)) throw new FinQLoraException($"{path}: predictions file not found");
+        var result = new List<Prediction>();
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            string Where() => $"{path}:{lineNo}";
+            JsonObject o;
+            try { o = JsonNode.Parse(line) as JsonObject ?? throw new FinQLoraException($"{Where()}: not a JSON object"); }
+            catch (JsonException e) { throw new FinQLoraException($"{Where()}: invalid JSON ({e.Message})"); }
+            string Str(string key, bool required = true) => o[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s
+                : required ? throw new FinQLoraException($"{Where()}: missing field \"{key}\"") : null!;
+            var taskName = Str("task");
+            FlareTask task;
+            try { task = FlareTasks.Get(taskName); }
+            catch (FinQLoraException e) { throw new FinQLoraException($"{Where()}: {e.Message}"); }
+            var p = new Prediction
+            {
+                Task = task.Name, Id = o["id"]?.ToString() ?? lineNo.ToString(), PredictionText = Str("prediction"), Answer = Str("answer"),
+                Choices = o["choices"] is JsonArray c ? c.Select(x => x!.GetValue<string>()).ToList() : null,
+                Gold = o["gold"] is JsonValue g && g.TryGetValue<int>(out var gi) ? gi : null,
+                Text = o["text"] is JsonValue t && t.TryGetValue<string>(out var ts) ? ts : null,
+                Label = o["label"] is JsonArray l ? l.Select(x => x!.GetValue<string>()).ToList() : null,
+                LabelType = o["label_type"] is JsonValue lt && lt.TryGetValue<string>(out var lts) ? lts : null,
+                DialogueId = o["dialogue_id"]?.ToString(), Turn = o["turn"] is JsonValue tv && tv.TryGetValue<int>(out var ti) ? ti : null,
+                LatencyMs = o["latency_ms"] is JsonValue lv && lv.TryGetValue<double>(out var ld) ? ld : null,
+            };
+            if (task.IsClassification && (p.Choices is null || p.Gold is null))
+                throw new FinQLoraException($"{Where()}: {task.Name} lines need \"choices\" and \"gold\"");
+            if (task.IsClassification && (p.Gold < 0 || p.Gold >= p.Choices!.Count))
+                throw new FinQLoraException($"{Where()}: \"gold\" {p.Gold} is outside the {p.Choices!.Count} choices");
+            if (task.Kind == TaskKind.Ner && p.Text is null) throw new FinQLoraException($"{Where()}: ner lines need \"text\"");
+            if (task.Kind == TaskKind.Headlines && p.LabelType is null) throw new FinQLoraException($"{Where()}: headlines lines need \"label_type\"");
+            result.Add(p);
+        }
+        return result;
+    }
+}

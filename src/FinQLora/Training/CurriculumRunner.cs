@@ -1,0 +1,85 @@
+using FinQLora.Adapters;
+using FinQLora.Config;
+using FinQLora.Evaluation;
+using FinQLora.Inference;
+using FinQLora.Model;
+using FinQLora.Tasks;
+
+namespace FinQLora.Training;
+
+/// <summary>
+/// Runs a curriculum: each stage in order (stage 2 stacks stage 1's adapter, frozen, under its own),
+/// then the evaluation of the final model (base + every stage's adapter) on the test rows, then the
+/// report. With resume, finished stages (those with a final adapter) are skipped and the unfinished
+/// one continues from its newest checkpoint.
+/// </summary>
+public static class CurriculumRunner
+{
+    /// <summary>Writes the report of a finished curriculum folder (set by the CLI, which references the drawing code).</summary>
+    public static Action<string, Action<string>>? Report { get; set; }
+
+    public static string Run(CurriculumConfig cfg, bool resume, bool overwrite, string command, Action<string>? log = null)
+    {
+        log ??= Console.Error.WriteLine;
+        RunFolder.Prepare(cfg.Output, resume ? RunFolder.Mode.Resume : overwrite ? RunFolder.Mode.Overwrite : RunFolder.Mode.New, command);
+        if (cfg.Stages.Count == 0) throw new FinQLoraException("the curriculum has no stages");
+        foreach (var stage in cfg.Stages)
+        {
+            var layout = new RunLayout(stage.Output);
+            if (resume && File.Exists(Path.Combine(layout.FinalAdapter, PeftAdapterFiles.WeightsFile)))
+            {
+                log($"[{stage.Stage}] already finished ({layout.FinalAdapter}); skipping");
+                continue;
+            }
+            bool hasCheckpoint = resume && Directory.Exists(layout.Checkpoints) && new CheckpointStore(layout.Checkpoints, Math.Max(1, stage.Checkpoint.KeepLast)).FindLatest(log) is not null;
+            var mode = hasCheckpoint ? RunFolder.Mode.Resume : RunFolder.Mode.Overwrite;
+            var result = Trainer.Run(stage, new TrainOptions(mode, null, command + (resume ? "" : " --resume")), log);
+            if (result.Stopped) return cfg.Output;
+        }
+        if (cfg.Evaluation.Enabled) Evaluate(cfg, log);
+        if (cfg.Report)
+        {
+            if (Report is null) log("report: not available in this build");
+            else Report(cfg.Output, log);
+        }
+        return cfg.Output;
+    }
+
+    /// <summary>The adapters of the final model, base first: each stage's own adapter, following init_adapter links back.</summary>
+    public static List<(string Name, string Dir)> AdapterChain(CurriculumConfig cfg)
+    {
+        var chain = new List<(string, string)>();
+        var byAdapter = cfg.Stages.ToDictionary(s => Path.GetFullPath(new RunLayout(s.Output).FinalAdapter), s => s);
+        var stage = cfg.Stages[^1];
+        while (true)
+        {
+            chain.Insert(0, (stage.Stage, new RunLayout(stage.Output).FinalAdapter));
+            if (stage.InitAdapter is null || stage.InitAdapterMode != InitAdapterMode.Stack) break;
+            var init = Path.GetFullPath(stage.InitAdapter);
+            if (!byAdapter.TryGetValue(init, out var previous)) { chain.Insert(0, ("init", stage.InitAdapter)); break; }
+            stage = previous;
+        }
+        return chain;
+    }
+
+    private static void Evaluate(CurriculumConfig cfg, Action<string> log)
+    {
+        var last = cfg.Stages[^1];
+        var tasks = (cfg.Evaluation.Tasks.Count > 0 ? cfg.Evaluation.Tasks : cfg.Stages.SelectMany(s => s.Data.Tasks).Distinct()).Select(FlareTasks.Get).ToList();
+        string quantize = last.Training.Method == TrainingMethod.Qlora || last.Model.Quantize == Quantize.Nf4 ? "nf4" : "none";
+        var modelDir = TinyModel.Resolve(last.Model.Path, log);
+        using var bundle = ModelBundle.Load(modelDir, new ModelLoadOptions(DeviceSpec.Parse(last.Model.Device), DeviceSpec.ParseDType(last.Model.Dtype), quantize));
+        foreach (var (name, dir) in AdapterChain(cfg)) PeftAdapterFiles.Load(dir, bundle.Model, name);
+        bundle.Model.eval();
+        var settings = new EvaluationSettings(tasks, cfg.Evaluation.DataDir, cfg.Evaluation.Limit, MaxNewTokens: 64, SystemPrompt: last.Data.SystemPrompt,
+            MaxLength: Math.Max(last.Data.MaxLength, 512), SkipMissing: cfg.Evaluation.Tasks.Count == 0);
+        var predictions = Evaluator.Run(bundle, settings, log);
+        var outDir = Path.Combine(cfg.Output, "eval");
+        Directory.CreateDirectory(outDir);
+        PredictionsFile.Write(Path.Combine(outDir, "predictions.jsonl"), predictions);
+        var metrics = FlareScorer.Score(predictions);
+        var counts = predictions.GroupBy(p => p.Task).ToDictionary(g => g.Key, g => g.Count());
+        MetricsReport.Write(outDir, metrics, counts);
+        log(MetricsReport.Markdown(metrics, counts));
+    }
+}
