@@ -24,7 +24,8 @@ public sealed record RunLayout(string Output)
 
     // the files inside a checkpoint folder (CheckpointStore adds manifest.json and COMPLETE)
     public const string AdapterDir = "adapter";
-    public const string OptimizerFile = "optimizer.safetensors";
+    public const string TrainableFile = "trainable.safetensors";
+    public const string OptimizerFile = "optimizer.bin";  // safetensors content (AdamW.Save)
     public const string TrainerStateFile = "trainer_state.json";
     public const string ConfigFile = "config.yaml";
 }
