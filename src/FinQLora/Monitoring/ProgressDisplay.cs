@@ -78,7 +78,9 @@ public sealed class ProgressDisplay : IMetricsSink
     }
 
     public string PlainLine(TrainMetrics m, TimeSpan? eta) => string.Create(CultureInfo.InvariantCulture,
-        $"{m.Stage} step {m.Step}/{TotalSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.Lr:0.###e+0} grad_norm {m.GradNorm:F3} tok/s {m.TokensPerS:F0} ETA {FormatEta(eta)}{(m.GpuMemGib is { } g ? $" gpu {g:F1} GiB" : "")}");
+        $"{m.Stage} step {m.Step}/{TotalSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {Lr(m.Lr)} grad_norm {m.GradNorm:F3} tok/s {m.TokensPerS:F0} ETA {FormatEta(eta)}{(m.GpuMemGib is { } g ? $" gpu {g:F1} GiB" : "")}");
+
+    private static string Lr(double lr) => lr == 0 ? "0" : lr.ToString("0.###e+0", CultureInfo.InvariantCulture);
 
     public static string FormatEta(TimeSpan? eta) => eta is not { } e ? "--:--:--" : $"{(int)e.TotalHours:00}:{e.Minutes:00}:{e.Seconds:00}";
 
@@ -119,7 +121,7 @@ public sealed class ProgressDisplay : IMetricsSink
             table.AddRow(
                 m is null ? $"0/{TotalSteps}" : $"{m.Step}/{TotalSteps}",
                 m is null ? "-" : m.Loss.ToString("F4", CultureInfo.InvariantCulture),
-                m is null ? "-" : m.Lr.ToString("0.###e+0", CultureInfo.InvariantCulture),
+                m is null ? "-" : Lr(m.Lr),
                 m is null ? "-" : m.TokensPerS.ToString("F0", CultureInfo.InvariantCulture),
                 FormatEta(m is null ? null : EtaUnlocked(m.Step)),
                 m?.GpuMemGib is { } g ? $"{g:F1} GiB" : "-",
