@@ -17,5 +17,6 @@ internal static class CommandCatalog
         EvaluateCommand.Create(),
         TrainCommand.Create(),
         CurriculumCommand.Create(),
+        ConfigCommand.Create(),
     ];
 }
