@@ -17,5 +17,7 @@ internal static class CommandCatalog
         EvaluateCommand.Create(),
         TrainCommand.Create(),
         CurriculumCommand.Create(),
+        MergeCommand.Create(),
+        ParamsCommand.Create(),
     ];
 }
