@@ -19,5 +19,6 @@ internal static class CommandCatalog
         CurriculumCommand.Create(),
         MergeCommand.Create(),
         ParamsCommand.Create(),
+        ConfigCommand.Create(),
     ];
 }
