@@ -17,6 +17,8 @@ internal static class CommandCatalog
         EvaluateCommand.Create(),
         TrainCommand.Create(),
         CurriculumCommand.Create(),
+        MergeCommand.Create(),
+        ParamsCommand.Create(),
         ConfigCommand.Create(),
     ];
 }
