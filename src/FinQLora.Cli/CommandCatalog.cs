@@ -18,5 +18,8 @@ internal static class CommandCatalog
         EvaluateCommand.Create(),
         TrainCommand.Create(),
         CurriculumCommand.Create(),
+        MergeCommand.Create(),
+        ParamsCommand.Create(),
+        ConfigCommand.Create(),
     ];
 }

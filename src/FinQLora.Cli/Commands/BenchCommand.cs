@@ -25,11 +25,23 @@ internal static class BenchCommand
         var promptLen = new Option<int>("--prompt-len") { Description = "Prompt length (with --generate).", DefaultValueFactory = _ => 512 };
         var newTokens = new Option<int>("--new-tokens") { Description = "New tokens per row (with --generate).", DefaultValueFactory = _ => 64 };
         var json = new Option<string?>("--json") { Description = "Append the result as one JSON line to this file." };
+        var nf4 = new Option<bool>("--nf4-dequant") { Description = "Measure NF4 dequantization bandwidth over the shape's linear weights (fused kernel and tensor ops), and check the kernel is bit-identical." };
         var command = new Command("bench", "Measure training-step or decoding speed and memory on random weights (nothing is downloaded).");
-        foreach (var o in new Option[] { shape, method, r, alpha, targets, batch, seq, steps, warmup, ckpt, device, dtype, generate, promptLen, newTokens, json })
+        foreach (var o in new Option[] { shape, method, r, alpha, targets, batch, seq, steps, warmup, ckpt, device, dtype, generate, promptLen, newTokens, json, nf4 })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
+            if (parse.GetValue(nf4))
+            {
+                var dev = Model.DeviceSpec.Parse(parse.GetValue(device)!);
+                var cfg = new BenchSettings(parse.GetValue(shape)!, "qlora", 0, 0, [], 1, 1, 1, 0, false, "cpu", "bfloat16").ResolveShape();
+                foreach (var record in Nf4Check.Run(dev, cfg, parse.GetValue(steps)))
+                {
+                    Console.WriteLine(record);
+                    if (parse.GetValue(json) is { } p) File.AppendAllText(p, record + Environment.NewLine);
+                }
+                return 0;
+            }
             var m = parse.GetValue(method)!;
             if (m is not ("qlora" or "lora" or "full")) throw new FinQLoraException($"--method {m}: expected qlora, lora or full");
             var c = parse.GetValue(ckpt)!;

@@ -7,6 +7,8 @@ public static partial class CudaDriver
 {
     [LibraryImport(Lib)] private static partial int cuCtxGetCurrent(out IntPtr ctx);
     [LibraryImport(Lib)] private static partial int cuCtxGetDevice(out int device);
+    [LibraryImport(Lib)] private static partial int cuCtxSetCurrent(IntPtr ctx);
+    [LibraryImport(Lib, EntryPoint = "cuDevicePrimaryCtxRetain")] private static partial int cuDevicePrimaryCtxRetain(out IntPtr ctx, int device);
     [LibraryImport(Lib)] private static partial int cuCtxSynchronize();
     [LibraryImport(Lib)] private static partial int cuModuleLoadData(out IntPtr module, IntPtr image);
     [LibraryImport(Lib)] private static partial int cuModuleUnload(IntPtr module);
@@ -32,6 +34,19 @@ public static partial class CudaDriver
         if (ctx == IntPtr.Zero)
             throw new FinQLoraException("no CUDA context is current on this thread: create a CUDA tensor first so libtorch initialises its context");
         return ctx;
+    }
+
+    /// <summary>
+    /// Makes sure a context is current on this thread for device <paramref name="ordinal"/>: libtorch's
+    /// (the device's primary context, which the runtime API binds lazily per thread) if none is yet.
+    /// </summary>
+    public static void EnsureContext(int ordinal)
+    {
+        Check(cuCtxGetCurrent(out var ctx), "cuCtxGetCurrent");
+        if (ctx != IntPtr.Zero) return;
+        Check(cuDeviceGet(out var dev, ordinal), "cuDeviceGet");
+        Check(cuDevicePrimaryCtxRetain(out var primary, dev), "cuDevicePrimaryCtxRetain");
+        Check(cuCtxSetCurrent(primary), "cuCtxSetCurrent");
     }
 
     /// <summary>The device ordinal of the current context.</summary>

@@ -5,6 +5,9 @@ using static TorchSharp.torch;
 
 namespace FinQLora.Cuda;
 
+/// <summary>How the NF4 kernel's threads map to bytes (see <see cref="Nf4Kernel.Layout"/>).</summary>
+public enum Nf4KernelLayout { Chunks, Words }
+
 /// <summary>
 /// Fused 4-bit dequantization on CUDA: one pass reads the packed codes (16 bytes per thread,
 /// one 128-bit load), undoes the double quantization of that block's absmax, and writes 32
@@ -30,6 +33,10 @@ public static class Nf4Kernel
             if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;      // NaN
             return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;               // round to nearest even
         }
+
+        // (make_uint4/make_float4 spelled out: no runtime headers needed under NVRTC)
+        __device__ __forceinline__ uint4 u4(u32 a, u32 b, u32 c, u32 d) { uint4 r; r.x = a; r.y = b; r.z = c; r.w = d; return r; }
+        __device__ __forceinline__ float4 f4(float a, float b, float c, float d) { float4 r; r.x = a; r.y = b; r.z = c; r.w = d; return r; }
 
         template <bool BF16>
         __device__ __forceinline__ void dequant(
@@ -65,7 +72,7 @@ public static class Nf4Kernel
                             const u32 b = (words[k] >> (8 * j)) & 0xffu;
                             r[j] = bf16_bits(__fmul_rn(lut[b >> 4], a)) | (bf16_bits(__fmul_rn(lut[b & 15u], a)) << 16);
                         }
-                        o[k] = make_uint4(r[0], r[1], r[2], r[3]);
+                        o[k] = u4(r[0], r[1], r[2], r[3]);
                     }
                 } else {
                     float4* o = reinterpret_cast<float4*>(reinterpret_cast<float*>(out) + e0);
@@ -78,8 +85,8 @@ public static class Nf4Kernel
                             v[2 * j] = __fmul_rn(lut[b >> 4], a);
                             v[2 * j + 1] = __fmul_rn(lut[b & 15u], a);
                         }
-                        o[2 * k] = make_float4(v[0], v[1], v[2], v[3]);
-                        o[2 * k + 1] = make_float4(v[4], v[5], v[6], v[7]);
+                        o[2 * k] = f4(v[0], v[1], v[2], v[3]);
+                        o[2 * k + 1] = f4(v[4], v[5], v[6], v[7]);
                     }
                 }
             } else {
@@ -100,6 +107,73 @@ public static class Nf4Kernel
             }
         }
 
+        // Layout "words": a warp covers 512 packed bytes; in step k lane l takes word k*32+l, so every
+        // load (128 B per warp) and every 16-byte store (512 B per warp) is contiguous across the warp.
+        template <bool BF16>
+        __device__ __forceinline__ void dequant_words(
+            const u8* __restrict__ packed, const float* __restrict__ absmax_f32, const u8* __restrict__ absmax_q,
+            const float* __restrict__ absmax2, const float* __restrict__ code8, float offset,
+            const float* __restrict__ code4, void* __restrict__ out, long long n, int block_shift, int nested_shift)
+        {
+            __shared__ float lut[16];
+            __shared__ float map8[256];
+            if (threadIdx.x < 16) lut[threadIdx.x] = code4[threadIdx.x];
+            if (absmax_q != 0) for (int i = threadIdx.x; i < 256; i += blockDim.x) map8[i] = code8[i];
+            __syncthreads();
+
+            const long long nbytes = (n + 1) / 2;
+            const long long warp_base = (((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5) * 512;
+            const int lane = threadIdx.x & 31;
+            #pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const long long b = warp_base + 4 * (k * 32 + lane);
+                if (b >= nbytes) break;
+                const long long e = 2 * b;
+                const long long blk = e >> block_shift;   // a word's 8 values never straddle a block
+                float a;
+                if (absmax_q != 0) a = __fadd_rn(__fmul_rn(map8[absmax_q[blk]], __ldg(&absmax2[blk >> nested_shift])), offset);
+                else a = __ldg(&absmax_f32[blk]);
+                if (e + 8 <= n) {
+                    const u32 w = __ldg(reinterpret_cast<const u32*>(packed + b));
+                    if (BF16) {
+                        u32 r[4];
+                        #pragma unroll
+                        for (int j = 0; j < 4; j++) {
+                            const u32 q = (w >> (8 * j)) & 0xffu;
+                            r[j] = bf16_bits(__fmul_rn(lut[q >> 4], a)) | (bf16_bits(__fmul_rn(lut[q & 15u], a)) << 16);
+                        }
+                        *reinterpret_cast<uint4*>(reinterpret_cast<unsigned short*>(out) + e) = u4(r[0], r[1], r[2], r[3]);
+                    } else {
+                        float v[8];
+                        #pragma unroll
+                        for (int j = 0; j < 4; j++) {
+                            const u32 q = (w >> (8 * j)) & 0xffu;
+                            v[2 * j] = __fmul_rn(lut[q >> 4], a);
+                            v[2 * j + 1] = __fmul_rn(lut[q & 15u], a);
+                        }
+                        float4* o = reinterpret_cast<float4*>(reinterpret_cast<float*>(out) + e);
+                        o[0] = f4(v[0], v[1], v[2], v[3]);
+                        o[1] = f4(v[4], v[5], v[6], v[7]);
+                    }
+                } else {
+                    for (long long i = b; i < nbytes && i < b + 4; i++) {
+                        const u32 q = packed[i];
+                        const long long x = 2 * i;
+                        const float hi = __fmul_rn(lut[q >> 4], a), lo = __fmul_rn(lut[q & 15u], a);
+                        if (BF16) {
+                            unsigned short* o = reinterpret_cast<unsigned short*>(out);
+                            o[x] = (unsigned short)bf16_bits(hi);
+                            if (x + 1 < n) o[x + 1] = (unsigned short)bf16_bits(lo);
+                        } else {
+                            float* o = reinterpret_cast<float*>(out);
+                            o[x] = hi;
+                            if (x + 1 < n) o[x + 1] = lo;
+                        }
+                    }
+                }
+            }
+        }
+
         extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16(
             const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
             float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
@@ -109,9 +183,28 @@ public static class Nf4Kernel
             const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
             float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
         { dequant<false>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+
+        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16_words(
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
+        { dequant_words<true>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+
+        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_f32_words(
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
+        { dequant_words<false>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
         """;
 
-    private sealed record Compiled(IntPtr Module, IntPtr Bf16, IntPtr F32, Tensor Nf4Code, Tensor Fp4Code);
+    private sealed record Compiled(IntPtr Module, IntPtr Bf16, IntPtr F32, IntPtr Bf16Words, IntPtr F32Words, Tensor Nf4Code, Tensor Fp4Code);
+
+    /// <summary>
+    /// How threads map to bytes. <see cref="Nf4KernelLayout.Chunks"/>: each thread one 128-bit load of
+    /// 16 packed bytes and 128-bit stores of its 32 outputs. <see cref="Nf4KernelLayout.Words"/>: lanes
+    /// take consecutive 32-bit words, so loads and stores are contiguous across the warp. Both give the
+    /// same bits; the benchmark measures both. Default from FINQLORA_NF4_KERNEL_LAYOUT (chunks|words).
+    /// </summary>
+    public static Nf4KernelLayout Layout { get; set; } =
+        Environment.GetEnvironmentVariable("FINQLORA_NF4_KERNEL_LAYOUT") == "words" ? Nf4KernelLayout.Words : Nf4KernelLayout.Chunks;
 
     private static readonly ConcurrentDictionary<int, Compiled> Modules = new();
     private static readonly object Gate = new();
@@ -145,27 +238,28 @@ public static class Nf4Kernel
     }
 
     /// <summary>Dequantizes <paramref name="s"/> (on CUDA) to <paramref name="dtype"/> (bf16 or fp32) with the kernel; throws if it cannot.</summary>
-    public static Tensor Dequantize(Nf4State s, ScalarType dtype)
+    public static Tensor Dequantize(Nf4State s, ScalarType dtype, Nf4KernelLayout? layout = null)
     {
         if (s.Device.type != DeviceType.CUDA) throw new FinQLoraException("the NF4 kernel needs tensors on a CUDA device");
         if (dtype is not (ScalarType.BFloat16 or ScalarType.Float32))
             throw new FinQLoraException($"the NF4 kernel writes bfloat16 or float32, not {dtype}");
         var k = ForCurrentDevice(s.Device);
         var output = empty(s.Shape, dtype, s.Device);
-        Launch(k, s, output);
+        Launch(k, s, output, layout);
         return output;
     }
 
     /// <summary>Dequantizes into an existing contiguous tensor of the state's element count (bf16 or fp32).</summary>
-    public static void DequantizeInto(Nf4State s, Tensor output)
+    public static void DequantizeInto(Nf4State s, Tensor output, Nf4KernelLayout? layout = null)
     {
-        if (output.numel() != s.NumElements || !output.is_contiguous() || output.device != s.Device)
+        if (output.numel() != s.NumElements || !output.is_contiguous() || output.device_type != s.Packed.device_type || output.device_index != s.Packed.device_index)
             throw new ArgumentException("output must be a contiguous tensor on the state's device with the state's element count");
-        Launch(ForCurrentDevice(s.Device), s, output);
+        Launch(ForCurrentDevice(s.Device), s, output, layout);
     }
 
-    private static void Launch(Compiled k, Nf4State s, Tensor output)
+    private static void Launch(Compiled k, Nf4State s, Tensor output, Nf4KernelLayout? layoutOverride = null)
     {
+        var layout = layoutOverride ?? Layout;
         if (s.Packed.dtype != ScalarType.Byte || !s.Packed.is_contiguous())
             throw new FinQLoraException("the NF4 kernel needs the packed weight as contiguous uint8");
         long n = s.NumElements;
@@ -204,7 +298,9 @@ public static class Nf4Kernel
             args[8] = (IntPtr)(&n);
             args[9] = (IntPtr)(&blockShift);
             args[10] = (IntPtr)(&nestedShift);
-            CudaDriver.Launch(output.dtype == ScalarType.BFloat16 ? k.Bf16 : k.F32, (uint)grid, Threads, CudaDriver.DefaultStream,
+            bool bf16 = output.dtype == ScalarType.BFloat16;
+            var function = layout == Nf4KernelLayout.Words ? (bf16 ? k.Bf16Words : k.F32Words) : (bf16 ? k.Bf16 : k.F32);
+            CudaDriver.Launch(function, (uint)grid, Threads, CudaDriver.DefaultStream,
                 new ReadOnlySpan<IntPtr>(args, 11));
         }
     }
@@ -218,11 +314,11 @@ public static class Nf4Kernel
     private static Compiled ForCurrentDevice(Device device)
     {
         int ordinal = device.index < 0 ? 0 : device.index;
+        CudaDriver.EnsureContext(ordinal);
         if (Modules.TryGetValue(ordinal, out var k)) return k;
         lock (Gate)
         {
             if (Modules.TryGetValue(ordinal, out k)) return k;
-            CudaDriver.CurrentContext();   // throws when libtorch has no context current
             int current = CudaDriver.CurrentDevice();
             if (current != ordinal)
                 throw new FinQLoraException($"the NF4 kernel runs on the current CUDA device ({current}), but the tensors are on cuda:{ordinal}");
@@ -235,7 +331,8 @@ public static class Nf4Kernel
             var fp4 = tensor(Nf4.Fp4Code, device: device);
             nf4.DetachFromDisposeScope();
             fp4.DetachFromDisposeScope();
-            k = new Compiled(module, CudaDriver.GetFunction(module, "nf4_dequant_bf16"), CudaDriver.GetFunction(module, "nf4_dequant_f32"), nf4, fp4);
+            k = new Compiled(module, CudaDriver.GetFunction(module, "nf4_dequant_bf16"), CudaDriver.GetFunction(module, "nf4_dequant_f32"),
+                CudaDriver.GetFunction(module, "nf4_dequant_bf16_words"), CudaDriver.GetFunction(module, "nf4_dequant_f32_words"), nf4, fp4);
             Modules[ordinal] = k;
             return k;
         }

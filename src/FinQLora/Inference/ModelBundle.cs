@@ -9,9 +9,20 @@ public sealed class ModelBundle(LlamaForCausalLM model, LlamaTokenizer tokenizer
     public LlamaForCausalLM Model { get; } = model;
     public LlamaTokenizer Tokenizer { get; } = tokenizer;
 
-    /// <summary>Loads a Hugging Face folder; checks that the tokenizer fits the embedding table.</summary>
+    public const string RandomPrefix = "random:";
+
+    /// <summary>
+    /// Loads a Hugging Face folder; checks that the tokenizer fits the embedding table.
+    /// "random:SHAPE" (llama3.1-8b, tiny, or a config.json path) builds seeded random weights of that shape
+    /// directly on the device, with the bundled Llama-3 tokenizer: for benchmarks and memory tests.
+    /// </summary>
     public static ModelBundle Load(string dir, ModelLoadOptions options)
     {
+        if (dir.StartsWith(RandomPrefix, StringComparison.Ordinal))
+        {
+            var shape = new Benchmarks.BenchSettings(dir[RandomPrefix.Length..], "lora", 0, 0, [], 1, 1, 1, 0, false, "cpu", "float32").ResolveShape();
+            return new ModelBundle(LlamaBuilder.Random(shape, options), LlamaTokenizer.Llama3());
+        }
         var tokenizer = LlamaTokenizer.FromModelDirectory(dir);
         var config = LlamaConfig.Load(dir);
         if (tokenizer.VocabSize > config.VocabSize)

@@ -77,7 +77,11 @@ public static class Nf4
     /// blocks of <paramref name="blockSize"/>, with the absmax double-quantized when
     /// <paramref name="doubleQuant"/>. The state lives on the weight's device.
     /// </summary>
-    public static Nf4State Quantize(Tensor weight, int blockSize = 64, bool doubleQuant = true, Bnb4BitType quantType = Bnb4BitType.Nf4)
+    public static Nf4State Quantize(Tensor weight, int blockSize = 64, bool doubleQuant = true, Bnb4BitType quantType = Bnb4BitType.Nf4) =>
+        Quantize(weight, blockSize, doubleQuant, quantType, useKernel: true);
+
+    /// <summary>As above; <paramref name="useKernel"/> = false forces the tensor-ops path on CUDA (tests compare the two).</summary>
+    public static Nf4State Quantize(Tensor weight, int blockSize, bool doubleQuant, Bnb4BitType quantType, bool useKernel)
     {
         CheckBlockSize(blockSize, "quantize");
         if (weight.dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
@@ -86,6 +90,35 @@ public static class Nf4
         if (n == 0) throw new FinQLoraException("quantize: the weight is empty");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        Tensor packed, absmax;
+        // On CUDA: bitsandbytes' own arithmetic (fast-math reciprocal), see Nf4QuantizeKernel
+        if (!(useKernel && Nf4QuantizeKernel.TryQuantize4(weight, blockSize, quantType, out packed, out absmax)))
+            (packed, absmax) = QuantizeWithOps(weight, blockSize, quantType);
+
+        Nf4State state;
+        if (doubleQuant)
+        {
+            var offset = absmax.mean();                                                        // 0-dim, like bitsandbytes' _absmax.mean()
+            var map = tensor(DynamicMap.Signed, device: absmax.device);
+            Tensor nested, absmax2;
+            if (useKernel && weight.device.type == DeviceType.CUDA && Nf4QuantizeKernel.Failure is null && Nf4Kernel.Enabled)
+                (nested, absmax2) = Nf4QuantizeKernel.Quantize8(absmax - offset, NestedBlockSize, map);
+            else
+                nested = QuantizeBlockwise8(absmax - offset, NestedBlockSize, out absmax2, out map);
+            state = new Nf4State(packed, nested, blockSize, weight.shape, weight.dtype,
+                new Nf4NestedState(absmax2, map, offset.item<float>(), NestedBlockSize), quantType);
+        }
+        else
+        {
+            state = new Nf4State(packed, absmax, blockSize, weight.shape, weight.dtype, null, quantType);
+        }
+        return state.MoveToOuterDisposeScope();
+    }
+
+    // uint8 codes [(n + 1) / 2] and fp32 absmax [blocks] with tensor ops (IEEE 1/absmax)
+    private static (Tensor Packed, Tensor Absmax) QuantizeWithOps(Tensor weight, int blockSize, Bnb4BitType quantType)
+    {
+        long n = weight.numel();
         long blocks = (n + blockSize - 1) / blockSize;
         var flat = weight.detach().reshape(-1).to(ScalarType.Float32);                         // [n]
         var padded = nn.functional.pad(flat, [0, blocks * blockSize - n]).view(blocks, blockSize);  // [blocks, bs]
@@ -95,20 +128,7 @@ public static class Nf4
         long even = n + (n & 1);
         var codes = CodesOf(scaled.view(-1).narrow(0, 0, even), quantType).view(-1, 2);        // [even / 2, 2]
         var packed = (codes[.., 0] * 16 + codes[.., 1]).to(ScalarType.Byte);                   // [(n + 1) / 2]
-
-        Nf4State state;
-        if (doubleQuant)
-        {
-            var offset = absmax.mean();                                                        // 0-dim, like bitsandbytes' _absmax.mean()
-            var nested = QuantizeBlockwise8(absmax - offset, NestedBlockSize, out var absmax2, out var map);
-            state = new Nf4State(packed, nested, blockSize, weight.shape, weight.dtype,
-                new Nf4NestedState(absmax2, map, offset.item<float>(), NestedBlockSize), quantType);
-        }
-        else
-        {
-            state = new Nf4State(packed, absmax, blockSize, weight.shape, weight.dtype, null, quantType);
-        }
-        return state.MoveToOuterDisposeScope();
+        return (packed, absmax);
     }
 
     // int64 codes for values already divided by their block's absmax

@@ -62,6 +62,9 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
     /// <summary>Bytes held by the packed weight and its statistics.</summary>
     public long ResidentBytes => State.ResidentBytes;
 
+    /// <summary>A model-wide .to(dtype) must not touch the codes or their fp32 statistics: ignored here.</summary>
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking = false) => this;
+
     /// <summary>The dense weight [out, in] in the compute dtype (a new tensor: the caller disposes it).</summary>
     public Tensor DequantizedWeight() => Nf4.Dequantize(State, ComputeDType);
 

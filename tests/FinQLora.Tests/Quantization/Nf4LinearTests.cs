@@ -1,3 +1,4 @@
+using TorchSharp;
 using FinQLora.Quantization;
 using static TorchSharp.torch;
 
@@ -97,5 +98,22 @@ public class Nf4LinearTests
     {
         using var s = Nf4.Quantize(zeros(64));
         Assert.Throws<FinQLoraException>(() => new Nf4Linear(s, ScalarType.Float32));
+    }
+}
+
+public class Nf4LinearDTypeTests
+{
+    [Fact]
+    public void A_model_wide_dtype_cast_leaves_the_quantized_weight_alone()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(12);
+        using var layer = new Nf4Linear(normal(0, 0.05, [16, 64]), ScalarType.Float32);
+        var before = layer.DequantizedWeight();
+        layer.to(ScalarType.BFloat16);
+        Assert.Equal(ScalarType.Byte, layer.State.Packed.dtype);
+        Assert.Equal(ScalarType.Float32, layer.State.Nested!.Absmax.dtype);
+        Assert.Equal(ScalarType.Float32, layer.State.Nested.Code.dtype);
+        Assert.True(layer.DequantizedWeight().equal(before).all().item<bool>());
     }
 }
