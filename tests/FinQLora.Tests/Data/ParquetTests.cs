@@ -76,3 +76,18 @@ public class ParquetTests
         Assert.Equal(6, File.ReadAllLines(Path.Combine(output, "fpb", "test.jsonl")).Length);
     }
 }
+
+public class FlareJsonArrayTests
+{
+    [Fact]
+    public void A_json_file_with_an_array_of_rows_reads_like_jsonl()
+    {
+        var path = Path.Combine(Fixtures.TempDir(), "fpb-test.json");
+        File.WriteAllText(path, """[{"id": "a", "query": "q", "answer": "neutral"}, {"id": "b", "query": "q", "answer": "positive", "gold": 9}]""");
+        var e = Assert.Throws<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
+        Assert.Contains($"{path}:#2:", e.Message);
+        var (rows, report) = FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test", skipBadRows: true);
+        Assert.Equal(1, rows[0].Gold);
+        Assert.Equal(1, report.Skipped);
+    }
+}
