@@ -18,6 +18,7 @@ internal static class CommandCatalog
         EvaluateCommand.Create(),
         TrainCommand.Create(),
         CurriculumCommand.Create(),
+        ReportCommand.Create(),
         MergeCommand.Create(),
         ParamsCommand.Create(),
         ConfigCommand.Create(),
