@@ -14,8 +14,13 @@ internal static class CommandCatalog
         GenerateCommand.Create(),
         BenchCommand.Create(),
         PrepareDataCommand.Create(),
+        DataStatsCommand.Create(),
         EvaluateCommand.Create(),
         TrainCommand.Create(),
         CurriculumCommand.Create(),
+        ReportCommand.Create(),
+        MergeCommand.Create(),
+        ParamsCommand.Create(),
+        ConfigCommand.Create(),
     ];
 }

@@ -17,6 +17,7 @@ PY
 log "greedy on cuda"; for i in 0 1 2; do P=$(python3 -c "import json;print(json.load(open('$FX/expected.json'))['greedy'][$i]['prompt'])"); $R generate --model $FX/model --prompt "$P" --max-new-tokens 20 --json --device cuda; python3 -c "import json;print('expected', json.load(open('$FX/expected.json'))['greedy'][$i]['new_ids'])"; done 2>&1 | tee -a "$OUT/checks.log"
 log "adapter saved here, loaded by PEFT"; mkdir -p /tmp/ours && cat > /tmp/ours.yaml <<YAML
 include: $PWD/configs/stage2.yaml
+init_adapter: null
 output: /tmp/ours/run
 model: { path: $PWD/$FX/model, dtype: float32, quantize: none, device: cuda }
 lora: { r: 4, alpha: 8, dropout: 0.0, targets: all-linear }

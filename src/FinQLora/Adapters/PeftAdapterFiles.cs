@@ -60,6 +60,10 @@ public static class PeftAdapterFiles
         if (o["use_dora"] is JsonValue d && d.TryGetValue<bool>(out var dora) && dora) throw new FinQLoraException($"{path}: DoRA adapters are not supported");
         if (o["rank_pattern"] is JsonObject rp && rp.Count > 0 || o["alpha_pattern"] is JsonObject ap && ap.Count > 0)
             throw new FinQLoraException($"{path}: rank_pattern/alpha_pattern are not supported");
+        if (o["bias"] is JsonValue bv && bv.TryGetValue<string>(out var bias) && bias != "none")
+            throw new FinQLoraException($"{path}: bias '{bias}' is not supported (only LoRA adapters saved with bias \"none\")");
+        if (o["modules_to_save"] is JsonArray mts && mts.Count > 0)
+            throw new FinQLoraException($"{path}: modules_to_save [{string.Join(", ", mts.Select(m => m?.ToJsonString()))}] is not supported (only the LoRA weights of the projections are loaded)");
         var targets = o["target_modules"] switch
         {
             JsonArray arr => arr.Select(x => x!.GetValue<string>()).ToList(),
@@ -91,7 +95,15 @@ public static class PeftAdapterFiles
         foreach (var name in file.Names)
         {
             var key = name.Replace(".lora_A.default.weight", ".lora_A.weight").Replace(".lora_B.default.weight", ".lora_B.weight");
-            if (!key.EndsWith(".lora_A.weight", StringComparison.Ordinal)) continue;
+            if (!key.EndsWith(".lora_A.weight", StringComparison.Ordinal))
+            {
+                if (key.EndsWith(".lora_B.weight", StringComparison.Ordinal))
+                {
+                    if (!file.Contains(name.Replace("lora_B", "lora_A"))) throw new FinQLoraException($"{weightsPath}: '{name}' has no matching lora_A weight");
+                    continue;
+                }
+                throw new FinQLoraException($"{weightsPath}: tensor '{name}' is not a lora_A/lora_B weight (bias, modules_to_save, embeddings or another PEFT method?); only plain LoRA adapters on the projections are supported");
+            }
             var modulePath = key[..^".lora_A.weight".Length];
             if (modulePath.StartsWith(PeftKeys.Prefix, StringComparison.Ordinal)) modulePath = modulePath[PeftKeys.Prefix.Length..];
             if (!byPath.TryGetValue(modulePath, out var layer))
@@ -102,7 +114,7 @@ public static class PeftAdapterFiles
             var ib = file.Info(bName);
             if (ia.Shape.Length != 2 || ib.Shape.Length != 2 || ia.Shape[1] != layer.InFeatures || ib.Shape[0] != layer.OutFeatures || ia.Shape[0] != ib.Shape[1] || ia.Shape[0] != settings.R)
                 throw new FinQLoraException($"{weightsPath}: '{name}' [{string.Join(", ", ia.Shape)}] / lora_B [{string.Join(", ", ib.Shape)}] do not fit '{modulePath}' " +
-                                            $"([{layer.OutFeatures}, {layer.InFeatures}], r = {settings.R}): the adapter was made for a different base model");
+                                            $"(lora_A must be [{settings.R}, {layer.InFeatures}], lora_B [{layer.OutFeatures}, {settings.R}], r = {settings.R}): the adapter was made for a different base model; pass the --model it was trained on");
             var loadDtype = dtype ?? (trainable ? ScalarType.Float32 : model.DType == ScalarType.Float32 ? ScalarType.Float32 : SafeTensorDTypes.ToScalarType(ia.DType));
             result.AddRange(LoraInjector.Attach(layer, modulePath, adapterName, file.Load(name, model.Device, loadDtype), file.Load(bName, model.Device, loadDtype), settings, trainable));
             used.Add(modulePath);

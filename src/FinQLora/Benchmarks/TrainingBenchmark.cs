@@ -48,7 +48,7 @@ public static class TrainingBenchmark
         }
         long trainableCount = trainable.Sum(p => p.NumberOfElements);
         long totalCount = ParameterCount(model, config);
-        using var optimizer = optim.AdamW(trainable, lr: 1e-4);
+        using var optimizer = optim.AdamW(trainable, lr: 1e-4, beta1: 0.9, beta2: 0.999);   // torch.optim.AdamW defaults (TorchSharp's factory defaults beta2 to 0.99)
         var times = new List<double>();
         for (int step = 0; step < s.Warmup + s.Steps; step++)
         {

@@ -49,8 +49,13 @@ public sealed class ConfigMap : OrderedDictionary<string, object?>
 /// <summary>Reads YAML text into the <see cref="ConfigMap"/> tree, with file:line in every error.</summary>
 public static class ConfigYaml
 {
+    public const int MaxChars = 1 << 20;
+    public const int MaxFlowDepth = 64;
+
     public static ConfigMap Parse(string text, string sourceName)
     {
+        if (text.Length > MaxChars) throw new FinQLoraException($"{sourceName}: a config file must be under {MaxChars / 1024} KiB, this one has {text.Length / 1024} KiB", exitCode: 2);
+        if (FlowDepth(text) > MaxFlowDepth) throw new FinQLoraException($"{sourceName}: [ ] / {{ }} nested more than {MaxFlowDepth} deep", exitCode: 2);
         var stream = new YamlStream();
         try
         {
@@ -60,6 +65,11 @@ public static class ConfigYaml
         {
             var inner = e.InnerException?.Message is { } im ? $" ({im})" : "";
             throw new FinQLoraException($"{sourceName}:{e.Start.Line}:{e.Start.Column}: invalid YAML: {e.Message}{inner}", exitCode: 2);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+        {
+            // YamlDotNet's scanner throws these on some malformed inputs (found by the fuzz tests)
+            throw new FinQLoraException($"{sourceName}: invalid YAML ({e.Message})", exitCode: 2);
         }
         if (stream.Documents.Count == 0) return new ConfigMap();
         if (stream.Documents.Count > 1) throw new FinQLoraException($"{sourceName}: expected one YAML document, found {stream.Documents.Count}", exitCode: 2);
@@ -76,12 +86,13 @@ public static class ConfigYaml
         // only flow collections and quoted strings are read as YAML; anything else is the text itself
         // (so "--set data.system_prompt=You are: an analyst" needs no quoting)
         if (value[0] is not ('[' or '{' or '"' or '\'')) return new ConfigScalar(value, false, source);
+        if (value.Length > MaxChars || FlowDepth(value) > MaxFlowDepth) throw new FinQLoraException($"{source}: the value is too long or nested too deeply", exitCode: 2);
         var stream = new YamlStream();
         try
         {
             stream.Load(new StringReader(value));
         }
-        catch (YamlException)
+        catch (Exception e) when (e is YamlException or InvalidOperationException or ArgumentException or FormatException or OverflowException)
         {
             return new ConfigScalar(value, true, source);  // not YAML: take the text as it is
         }
@@ -111,6 +122,18 @@ public static class ConfigYaml
             default:
                 throw new FinQLoraException($"{Where(node)}: YAML aliases and tags are not supported here", exitCode: 2);
         }
+    }
+
+    /// <summary>The deepest nesting of [ and { (quotes not considered: an upper bound), which bounds the parser's recursion.</summary>
+    private static int FlowDepth(string text)
+    {
+        int depth = 0, max = 0;
+        foreach (var ch in text)
+        {
+            if (ch is '[' or '{') max = Math.Max(max, ++depth);
+            else if (ch is ']' or '}') depth = Math.Max(0, depth - 1);
+        }
+        return max;
     }
 
     private static string Kind(YamlNode n) => n switch { YamlSequenceNode => "list", YamlScalarNode => "single value", _ => "node" };

@@ -32,7 +32,7 @@ public sealed record ModelSection
     public string Path { get; init; } = "tiny";
     /// <summary>Compute dtype: bfloat16 (GPU) or float32 (CPU).</summary>
     public string Dtype { get; init; } = "float32";
-    public Quantize Quantize { get; init; } = Quantize.None;
+    public Quantize Quantize { get; init; } = Quantize.Nf4;
     /// <summary>cpu, cuda or cuda:N.</summary>
     public string Device { get; init; } = "cpu";
 }

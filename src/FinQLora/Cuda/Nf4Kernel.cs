@@ -252,7 +252,7 @@ public static class Nf4Kernel
     /// <summary>Dequantizes into an existing contiguous tensor of the state's element count (bf16 or fp32).</summary>
     public static void DequantizeInto(Nf4State s, Tensor output, Nf4KernelLayout? layout = null)
     {
-        if (output.numel() != s.NumElements || !output.is_contiguous() || output.device != s.Device)
+        if (output.numel() != s.NumElements || !output.is_contiguous() || output.device_type != s.Packed.device_type || output.device_index != s.Packed.device_index)
             throw new ArgumentException("output must be a contiguous tensor on the state's device with the state's element count");
         Launch(ForCurrentDevice(s.Device), s, output, layout);
     }

@@ -24,41 +24,91 @@ public static class DatasetPreparer
     public static IReadOnlyList<PreparedTask> PrepareLocal(string source, string output, IReadOnlyList<FlareTask> tasks, bool skipBadRows, Action<string>? log = null)
     {
         if (!Directory.Exists(source)) throw new FinQLoraException($"--source {source}: folder not found");
-        var all = Directory.EnumerateFiles(source, "*.*", SearchOption.AllDirectories)
-            .Where(f => f.EndsWith(".jsonl", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".jsonl.xz", StringComparison.Ordinal)).ToList();
+        var everything = Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).ToList();
+        var all = everything.Where(f => f.EndsWith(".jsonl", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".jsonl.xz", StringComparison.Ordinal)).ToList();
         using var scratch = new ScratchFolder();
         var results = new List<PreparedTask>();
         foreach (var task in tasks)
         {
             var splits = new Dictionary<string, PreparedSplit>();
-            foreach (var split in SplitNames)
+            var found = SplitNames.Select(split => (split, files: FilesFor(source, all, task, split).Concat(ParquetFilesFor(source, everything, task, split)).ToList()))
+                .Where(x => x.files.Count > 0).ToList();
+            var originals = Originals.OriginalSources.Find(source, task, everything);
+            if (originals.Count > 0 && found.Count < SplitNames.Length)
             {
-                var files = FilesFor(source, all, task.Name, split);
-                if (files.Count == 0) continue;
-                var rows = new List<FlareRow>();
-                int skipped = 0;
-                foreach (var original in files)
+                // FLARE-format files cover only some splits here: the originals give all three (one kind of source per task, no leakage between splits).
+                var (rows, report) = Originals.OriginalSources.Read(task, originals, skipBadRows);
+                foreach (var p in report.Problems) log?.Invoke($"skipped: {p}");
+                var sources = originals.Select(f => Path.GetRelativePath(source, f)).ToList();
+                foreach (var split in SplitNames)
                 {
-                    var f = original.EndsWith(".xz", StringComparison.Ordinal) ? scratch.Decompress(original) : original;
-                    var (r, report) = IsPixiu(f) ? PixiuJsonl.Read(f, task, split, skipBadRows) : FlareJsonl.Read(f, task, split, skipBadRows);
-                    rows.AddRange(r);
-                    skipped += report.Skipped;
-                    foreach (var p in report.Problems) log?.Invoke($"skipped: {p}");
+                    var part = rows.Where(r => r.Split == split).ToList();
+                    if (part.Count == 0) continue;
+                    splits[split] = WriteSplit(output, task, split, part, split == SplitNames[0] ? report.Skipped : 0, sources);
+                    log?.Invoke($"{task.Name}/{split}: {part.Count} rows from the original data ({string.Join(", ", originals.Select(Path.GetFileName))})");
                 }
-                var outPath = Path.Combine(output, task.Name, split + ".jsonl");
-                FlareJsonl.Write(outPath, rows);
-                splits[split] = new PreparedSplit(rows.Count, skipped, files.Select(f => Path.GetRelativePath(source, f)).ToList(), Path.GetRelativePath(output, outPath), Sha256(outPath));
-                log?.Invoke($"{task.Name}/{split}: {rows.Count} rows{(skipped > 0 ? $", {skipped} bad rows skipped" : "")} from {string.Join(", ", files.Select(Path.GetFileName))}");
             }
-            results.Add(new PreparedTask(task.Name, splits, splits.Count == 0 ? $"no {task.Name} files under {source}" : null));
+            else
+            {
+                foreach (var (split, files) in found)
+                {
+                    var rows = new List<FlareRow>();
+                    int skipped = 0;
+                    foreach (var original in files)
+                    {
+                        var f = original.EndsWith(".xz", StringComparison.Ordinal) ? scratch.Decompress(original) : original;
+                        var (r, report) = f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? FlareParquet.Read(f, task, split, skipBadRows)
+                            : IsPixiu(f) ? PixiuJsonl.Read(f, task, split, skipBadRows) : FlareJsonl.Read(f, task, split, skipBadRows);
+                        rows.AddRange(r);
+                        skipped += report.Skipped;
+                        foreach (var p in report.Problems) log?.Invoke($"skipped: {p}");
+                    }
+                    splits[split] = WriteSplit(output, task, split, rows, skipped, files.Select(f => Path.GetRelativePath(source, f)).ToList());
+                    log?.Invoke($"{task.Name}/{split}: {rows.Count} rows{(skipped > 0 ? $", {skipped} bad rows skipped" : "")} from {string.Join(", ", files.Select(Path.GetFileName))}");
+                }
+            }
+            results.Add(new PreparedTask(task.Name, splits, splits.Count == 0 ? NoDataReason(task, source) : null));
             if (splits.Count == 0) log?.Invoke($"{task.Name}: no data under {source}");
         }
         WriteManifest(output, source, results);
         return results;
     }
 
-    private static List<string> FilesFor(string source, List<string> all, string task, string split)
+    private static string NoDataReason(FlareTask task, string source) => task.Name switch
     {
+        "convfinqa" => $"no convfinqa files under {source} (FLARE/PIXIU JSONL or Parquet; ConvFinQA has no originals reader)",
+        "finqa" => $"no finqa files under {source} (FLARE/PIXIU JSONL or Parquet; FinQA has no originals reader)",
+        _ => $"no {task.Name} files under {source} (FLARE/PIXIU JSONL, Parquet, or its original dataset)",
+    };
+
+    private static PreparedSplit WriteSplit(string output, FlareTask task, string split, List<FlareRow> rows, int skipped, List<string> sources)
+    {
+        var outPath = Path.Combine(output, task.Name, split + ".jsonl");
+        FlareJsonl.Write(outPath, rows);
+        return new PreparedSplit(rows.Count, skipped, sources, Path.GetRelativePath(output, outPath), Sha256(outPath));
+    }
+
+    /// <summary>
+    /// Parquet files of a task and split: below a folder named as the task or its Hub dataset
+    /// (fpb/, flare-fpb/, TheFinAI/flare-fpb/), with the split in the Hub's layout
+    /// (data/test-00000-of-00001.parquet, default/test/0000.parquet, test/x.parquet).
+    /// </summary>
+    private static List<string> ParquetFilesFor(string source, List<string> everything, FlareTask task, string split)
+    {
+        var repoName = task.HubDataset.Split('/')[^1];
+        return everything.Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+            .Where(f =>
+            {
+                var rel = Path.GetRelativePath(source, f).Replace('\\', '/');
+                var dirs = rel.Split('/')[..^1];
+                return dirs.Any(d => d.Equals(task.Name, StringComparison.OrdinalIgnoreCase) || d.Equals(repoName, StringComparison.OrdinalIgnoreCase))
+                    && Hub.HubSplits.Infer(rel[(rel.IndexOf('/') + 1)..]) == split;
+            }).Order(StringComparer.Ordinal).ToList();
+    }
+
+    private static List<string> FilesFor(string source, List<string> all, FlareTask flareTask, string split)
+    {
+        var task = flareTask.Name;
         var direct = Path.Combine(source, task, split + ".jsonl");
         if (File.Exists(direct)) return [direct];
         return all.Where(f =>

@@ -18,6 +18,7 @@ public static class FlareJsonl
     public static (List<FlareRow> Rows, ReadReport Report) Read(string path, FlareTask task, string split, bool skipBadRows = false)
     {
         if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && StartsWithBracket(path)) return ReadArray(path, task, split, skipBadRows);
         var rows = new List<FlareRow>();
         var problems = new List<string>();
         var utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
@@ -38,6 +39,35 @@ public static class FlareJsonl
             catch (RowException e)
             {
                 var message = $"{path}:{lineNo}: {e.Message}";
+                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                problems.Add(message);
+            }
+        }
+        return (rows, new ReadReport(rows.Count, problems.Count, problems));
+    }
+
+    private static bool StartsWithBracket(string path)
+    {
+        using var r = new StreamReader(path);
+        int c;
+        while ((c = r.Read()) >= 0) if (!char.IsWhiteSpace((char)c)) return c == '[';
+        return false;
+    }
+
+    /// <summary>A .json file holding one array of FLARE rows; problems name file:#index (1-based).</summary>
+    private static (List<FlareRow> Rows, ReadReport Report) ReadArray(string path, FlareTask task, string split, bool skipBadRows)
+    {
+        JsonArray items;
+        try { items = JsonNode.Parse(File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true)))!.AsArray(); }
+        catch (Exception e) when (e is JsonException or DecoderFallbackException or InvalidOperationException) { throw new FinQLoraException($"{path}: not a JSON array of rows ({e.Message})"); }
+        var rows = new List<FlareRow>();
+        var problems = new List<string>();
+        for (int i = 0; i < items.Count; i++)
+        {
+            try { rows.Add(FromJson(items[i] as JsonObject ?? throw new RowException("not a JSON object"), task, split, $"{task.Name}-{split}-{i + 1}")); }
+            catch (RowException e)
+            {
+                var message = $"{path}:#{i + 1}: {e.Message}";
                 if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
                 problems.Add(message);
             }

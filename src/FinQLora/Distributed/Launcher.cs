@@ -37,6 +37,11 @@ public static class Launcher
             psi.Environment["FINQLORA_WORLD_SIZE"] = world.ToString();
             psi.Environment["FINQLORA_MASTER_ADDR"] = s.MasterAddr;
             psi.Environment["FINQLORA_MASTER_PORT"] = s.MasterPort.ToString();
+            // each process sees only its GPU (as cuda:0); NVLink SHARP/multicast stays off
+            var visible = Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
+            psi.Environment["CUDA_VISIBLE_DEVICES"] = visible is { Length: > 0 } ? visible[local % visible.Length] : local.ToString();
+            psi.Environment["FINQLORA_ONE_GPU_PER_PROCESS"] = "1";
+            if (Environment.GetEnvironmentVariable("NCCL_NVLS_ENABLE") is null) psi.Environment["NCCL_NVLS_ENABLE"] = "0";
             var p = Process.Start(psi)!;
             if (rank != 0)
             {

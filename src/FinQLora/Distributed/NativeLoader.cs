@@ -19,6 +19,9 @@ internal static class NativeLoader
             // site-packages/torch/lib → site-packages/nvidia/nccl/lib (PyTorch's CUDA wheels)
             var sitePackages = Path.GetFullPath(Path.Combine(torchLib, "..", ".."));
             candidates.Add(Path.Combine(sitePackages, "nvidia", "nccl", "lib", "libnccl.so.2"));
+            var nvidia = Path.Combine(sitePackages, "nvidia");
+            if (Directory.Exists(nvidia))
+                candidates.AddRange(Directory.EnumerateFiles(nvidia, "libnccl.so*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
             candidates.Add(Path.Combine(torchLib, "libnccl.so.2"));
         }
         foreach (var c in candidates)

@@ -125,8 +125,12 @@ public sealed class GpuMonitor : IDisposable
 
     private static string Utc(DateTime t) => t.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
 
+    private bool _disposed;
+
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _stop.Set();
         _thread?.Join(TimeSpan.FromSeconds(5));
         lock (_gate) _out?.Dispose();

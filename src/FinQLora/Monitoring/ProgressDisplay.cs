@@ -45,7 +45,7 @@ public sealed class ProgressDisplay : IMetricsSink
             if (_startStep < 0) { _startStep = m.Step - 1; _startTime = _clock.Elapsed - TimeSpan.FromSeconds(m.StepTimeS); }
             _last = m;
         }
-        if (!_live) _plain.WriteLine(PlainLine(m, Eta(m.Step)));
+        if (!_live || RenderError is not null) _plain.WriteLine(PlainLine(m, Eta(m.Step)));
     }
 
     public void Val(ValMetrics m)
@@ -78,21 +78,35 @@ public sealed class ProgressDisplay : IMetricsSink
     }
 
     public string PlainLine(TrainMetrics m, TimeSpan? eta) => string.Create(CultureInfo.InvariantCulture,
-        $"{m.Stage} step {m.Step}/{TotalSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.Lr:0.###e+0} grad_norm {m.GradNorm:F3} tok/s {m.TokensPerS:F0} ETA {FormatEta(eta)}{(m.GpuMemGib is { } g ? $" gpu {g:F1} GiB" : "")}");
+        $"{m.Stage} step {m.Step}/{TotalSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {Lr(m.Lr)} grad_norm {m.GradNorm:F3} tok/s {m.TokensPerS:F0} ETA {FormatEta(eta)}{(m.GpuMemGib is { } g ? $" gpu {g:F1} GiB" : "")}");
+
+    private static string Lr(double lr) => lr == 0 ? "0" : lr.ToString("0.###e+0", CultureInfo.InvariantCulture);
 
     public static string FormatEta(TimeSpan? eta) => eta is not { } e ? "--:--:--" : $"{(int)e.TotalHours:00}:{e.Minutes:00}:{e.Seconds:00}";
 
+    /// <summary>Set when the live panel failed; the display then continues with plain lines.</summary>
+    internal Exception? RenderError { get; private set; }
+
     private async Task RenderLoop()
     {
-        await AnsiConsole.Live(Render()).AutoClear(false).StartAsync(async ctx =>
+        try
         {
-            while (!_stop.IsCancellationRequested)
+            await AnsiConsole.Live(Render()).AutoClear(false).StartAsync(async ctx =>
             {
+                while (!_stop.IsCancellationRequested)
+                {
+                    ctx.UpdateTarget(Render());
+                    try { await Task.Delay(250, _stop.Token); } catch (TaskCanceledException) { }
+                }
                 ctx.UpdateTarget(Render());
-                try { await Task.Delay(250, _stop.Token); } catch (TaskCanceledException) { }
-            }
-            ctx.UpdateTarget(Render());
-        });
+            });
+        }
+        catch (Exception e)
+        {
+            // a display problem must never end a training run: fall back to plain lines
+            RenderError = e;
+            _plain.WriteLine($"(live progress display off: {e.Message})");
+        }
     }
 
     private IRenderable Render()
@@ -107,7 +121,7 @@ public sealed class ProgressDisplay : IMetricsSink
             table.AddRow(
                 m is null ? $"0/{TotalSteps}" : $"{m.Step}/{TotalSteps}",
                 m is null ? "-" : m.Loss.ToString("F4", CultureInfo.InvariantCulture),
-                m is null ? "-" : m.Lr.ToString("0.###e+0", CultureInfo.InvariantCulture),
+                m is null ? "-" : Lr(m.Lr),
                 m is null ? "-" : m.TokensPerS.ToString("F0", CultureInfo.InvariantCulture),
                 FormatEta(m is null ? null : EtaUnlocked(m.Step)),
                 m?.GpuMemGib is { } g ? $"{g:F1} GiB" : "-",
@@ -125,8 +139,12 @@ public sealed class ProgressDisplay : IMetricsSink
         return TimeSpan.FromSeconds(Math.Max(0, TotalSteps - step) * (_clock.Elapsed - _startTime).TotalSeconds / done);
     }
 
+    private bool _disposed;
+
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _stop.Cancel();
         try { _renderer?.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
         _stop.Dispose();

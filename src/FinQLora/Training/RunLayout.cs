@@ -13,12 +13,19 @@ namespace FinQLora.Training;
 /// </summary>
 public sealed record RunLayout(string Output)
 {
-    public string Config => Path.Combine(Output, "config.yaml");
+    public string Config => Path.Combine(Output, ConfigFile);
     public string Metrics => Path.Combine(Output, "metrics.jsonl");
     public string Gpu => Path.Combine(Output, "gpu.jsonl");
     public string TensorBoard => Path.Combine(Output, "tensorboard");
     public string Checkpoints => Path.Combine(Output, "checkpoints");
     public string FinalAdapter => FinalAdapterDirOf(Output);
 
-    public static string FinalAdapterDirOf(string output) => Path.Combine(output, "adapter");
+    public static string FinalAdapterDirOf(string output) => Path.Combine(output, AdapterDir);
+
+    // the files inside a checkpoint folder (CheckpointStore adds manifest.json and COMPLETE)
+    public const string AdapterDir = "adapter";
+    public const string TrainableFile = "trainable.safetensors";
+    public const string OptimizerFile = "optimizer.bin";  // safetensors content (AdamW.Save)
+    public const string TrainerStateFile = "trainer_state.json";
+    public const string ConfigFile = "config.yaml";
 }

@@ -45,7 +45,10 @@ public static class Trainer
         if (dist.IsMain) ConfigWriter.Write(layout.Config, cfg, $"resolved config of stage '{cfg.Stage}' ({DateTime.UtcNow:u})");
         var t = cfg.Training;
 
-        var device = dist.WorldSize > 1 ? new Device(TorchSharp.DeviceType.CUDA, dist.LocalRank) : DeviceSpec.Parse(cfg.Model.Device);
+        // a launched rank sees only its own GPU (CUDA_VISIBLE_DEVICES), as cuda:0
+        var device = dist.WorldSize > 1
+            ? new Device(TorchSharp.DeviceType.CUDA, Environment.GetEnvironmentVariable("FINQLORA_ONE_GPU_PER_PROCESS") == "1" ? 0 : dist.LocalRank)
+            : DeviceSpec.Parse(cfg.Model.Device);
         var dtype = DeviceSpec.ParseDType(cfg.Model.Dtype);
         string quantize = t.Method == TrainingMethod.Qlora || cfg.Model.Quantize == Quantize.Nf4 ? "nf4" : "none";
         if (t.Method == TrainingMethod.Full && quantize == "nf4") throw new FinQLoraException("training.method full cannot train an NF4-quantized base; set model.quantize: none");

@@ -66,7 +66,7 @@ public class FlareDataTests
     {
         var output = Fixtures.TempDir();
         var result = DatasetPreparer.PrepareLocal(Samples(), output, FlareTasks.All, skipBadRows: false);
-        Assert.Equal(new[] { "acl18", "convfinqa" }, result.Where(t => t.NoDataReason is not null).Select(t => t.Task).Order());
+        Assert.Equal(new[] { "convfinqa" }, result.Where(t => t.NoDataReason is not null).Select(t => t.Task).Order());
         Assert.Equal(20, result.Single(t => t.Task == "ner").Splits["test"].Rows);
         var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(output, "manifest.json")))!;
         Assert.Equal("no data", manifest["tasks"]!["convfinqa"]!["status"]!.GetValue<string>());

@@ -65,9 +65,9 @@ public class RescoringTests
         var r = CliProcess.Run("evaluate", "--model", "tiny", "--data", data, "--output", Path.Combine(dir, "eval"), "--limit", "3", "--max-new-tokens", "4");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "eval", "metrics.json")))!.AsObject();
-        Assert.Equal(new[] { "bigdata22", "cikm18", "finqa", "fiqasa", "fpb", "headlines", "ner" }, metrics.Select(kv => kv.Key).Order());
+        Assert.Equal(new[] { "acl18", "bigdata22", "cikm18", "finqa", "fiqasa", "fpb", "headlines", "ner" }, metrics.Select(kv => kv.Key).Order());
         var preds = File.ReadAllLines(Path.Combine(dir, "eval", "predictions.jsonl"));
-        Assert.Equal(21, preds.Length);
+        Assert.Equal(24, preds.Length);
         var rescored = CliProcess.Run("evaluate", "--predictions", Path.Combine(dir, "eval", "predictions.jsonl"), "--output", Path.Combine(dir, "again"));
         Assert.Equal(File.ReadAllText(Path.Combine(dir, "eval", "metrics.json")), File.ReadAllText(Path.Combine(dir, "again", "metrics.json")));
     }

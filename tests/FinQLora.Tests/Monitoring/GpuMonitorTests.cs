@@ -31,6 +31,25 @@ public class GpuMonitorTests
     }
 
     [Fact]
+    public void With_an_nvidia_driver_it_samples_real_values()
+    {
+        var path = Path.Combine(Fixtures.TempDir(), "gpu.jsonl");
+        using (var m = GpuMonitor.Start(path, TimeSpan.FromMilliseconds(100)))
+        {
+            if (!m.Available) return;  // no GPU here: covered by the test above
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (m.Latest() is null && DateTime.UtcNow < deadline) Thread.Sleep(20);
+            var s = m.Latest()!;
+            Assert.InRange(s.MemTotalMib!.Value, 1024, 1L << 22);
+            Assert.InRange(s.MemUsedMib!.Value, 0, s.MemTotalMib.Value);
+            Assert.InRange(s.UtilPct!.Value, 0u, 100u);
+            Assert.InRange(s.TempC!.Value, 1u, 120u);
+        }
+        var first = JsonNode.Parse(File.ReadLines(path).First())!.AsObject();
+        Assert.Equal(0, first["gpu"]!.GetValue<int>());
+    }
+
+    [Fact]
     public void The_background_thread_samples_every_gpu_each_interval()
     {
         var path = Path.Combine(Fixtures.TempDir(), "gpu.jsonl");

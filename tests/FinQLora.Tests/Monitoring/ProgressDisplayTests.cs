@@ -32,3 +32,24 @@ public class ProgressDisplayTests
         Assert.Equal("26:03:04", ProgressDisplay.FormatEta(new TimeSpan(1, 2, 3, 4)));
     }
 }
+
+public class ProgressDisplayLiveTests
+{
+    [Fact]
+    public void The_live_panel_renders_updates_and_stops_cleanly()
+    {
+        using var p = new ProgressDisplay("stage1", 10, live: true);
+        {
+            p.Message("a message above the panel");
+            for (int step = 1; step <= 3; step++)
+            {
+                p.Train(new TrainMetrics("stage1", step, step / 10.0, 2.0 / step, 1e-4, 0.5, 900, 0.05, null));
+                Thread.Sleep(30);
+            }
+            p.Val(new ValMetrics("stage1", 3, 0.9));
+            Thread.Sleep(300);  // at least one redraw
+        }
+        p.Dispose();
+        Assert.Null(p.RenderError);
+    }
+}

@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace FinQLora.Tests.Training;
 
+[Collection(GlobalRngCollection.Name)]
 public class AdamWTests
 {
     private static (string, Parameter)[] Params(ScalarType dtype, long seed)

@@ -25,6 +25,7 @@ public class TrainerStateTests
     }
 }
 
+[Collection(GlobalRngCollection.Name)]
 public class RngSeedsTests
 {
     [Fact]

@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinQLora.Monitoring;
+
+namespace FinQLora.Reports;
+
+/// <summary>A GPU monitor sample (gpu.jsonl).</summary>
+public sealed record GpuSample(double TimeS, int Gpu, double? UtilPct, double? MemUsedMib, double? MemTotalMib);
+
+/// <summary>One training run folder as the report reads it; missing files give empty series.</summary>
+public sealed record RunData(string Dir, string Name, IReadOnlyList<TrainMetrics> Train, IReadOnlyList<ValMetrics> Val, IReadOnlyList<GpuSample> Gpu, string? ConfigYaml, string? EnvJson)
+{
+    public static RunData Load(string dir)
+    {
+        var metrics = Path.Combine(dir, "metrics.jsonl");
+        var (train, val) = File.Exists(metrics) ? MetricsJsonl.Read(metrics) : ([], []);
+        var gpu = new List<GpuSample>();
+        var gpuPath = Path.Combine(dir, "gpu.jsonl");
+        if (File.Exists(gpuPath))
+            foreach (var line in File.ReadLines(gpuPath))
+            {
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                try
+                {
+                    if (JsonNode.Parse(line) is not JsonObject o || o["t_s"] is null) continue;
+                    double? D(string k) => o[k] is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
+                    gpu.Add(new GpuSample(D("t_s") ?? 0, (int)(D("gpu") ?? 0), D("util_pct"), D("mem_used_mib"), D("mem_total_mib")));
+                }
+                catch (JsonException) { }   // a torn last line of a killed run
+            }
+        string? Text(string f) => File.Exists(Path.Combine(dir, f)) ? File.ReadAllText(Path.Combine(dir, f)) : null;
+        return new RunData(dir, Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/')), train, val, gpu, Text("config.yaml"), Text("env.json"));
+    }
+
+    /// <summary>A curriculum folder's stage runs (its sub-folders with metrics.jsonl), or the folder itself.</summary>
+    public static IEnumerable<RunData> Expand(string dir)
+    {
+        if (File.Exists(Path.Combine(dir, "metrics.jsonl"))) return [Load(dir)];
+        return Directory.Exists(dir)
+            ? Directory.GetDirectories(dir).Where(d => File.Exists(Path.Combine(d, "metrics.jsonl"))).Order(StringComparer.Ordinal).Select(Load)
+            : throw new FinQLoraException($"--runs {dir}: folder not found");
+    }
+}
+
+/// <summary>Evaluation results: metrics.json of one evaluation folder.</summary>
+public sealed record ResultsData(string Dir, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Metrics)
+{
+    public static ResultsData Load(string dir)
+    {
+        var path = File.Exists(dir) ? dir : Path.Combine(dir, "metrics.json");
+        if (!File.Exists(path)) throw new FinQLoraException($"--results {dir}: no metrics.json");
+        var o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FinQLoraException($"{path}: not a JSON object");
+        var m = o.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<string, double>)(kv.Value as JsonObject ?? [])
+            .Where(x => x.Value is JsonValue v && v.TryGetValue<double>(out _)).ToDictionary(x => x.Key, x => x.Value!.GetValue<double>()));
+        return new ResultsData(dir, m);
+    }
+}
+
+/// <summary>A bench result line (bench --json, or tools/bench/reference_bench.py).</summary>
+public sealed record BenchRow(string Side, string Method, string Shape, double? TokensPerS, double? PeakGib, double? ResidentGib, long? Trainable, long? Total, long? StorageBytes, string Raw)
+{
+    public static IEnumerable<BenchRow> Load(string path)
+    {
+        if (!File.Exists(path)) throw new FinQLoraException($"--bench {path}: file not found");
+        var text = File.ReadAllText(path).Trim();
+        IEnumerable<JsonNode?> nodes = text.StartsWith('[') ? JsonNode.Parse(text)!.AsArray() : text.Split('\n').Where(l => l.Trim().Length > 0).Select(l => JsonNode.Parse(l));
+        foreach (var n in nodes)
+        {
+            if (n is not JsonObject o || o["method"] is null) continue;
+            double? D(string k) => o[k] is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
+            long? L(string k) => D(k) is { } d ? (long)d : null;
+            yield return new BenchRow(o["side"]?.ToString() ?? "finqlora", o["method"]!.ToString(), o["shape"]?.ToString() ?? "", D("tokens_per_s") ?? D("new_tokens_per_s"),
+                D("peak_allocated_gib") ?? D("peak_reserved_gib"), D("resident_gib"), L("trainable_params"), L("total_params"), L("storage_bytes"), o.ToJsonString());
+        }
+    }
+}

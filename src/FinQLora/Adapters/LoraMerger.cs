@@ -1,0 +1,166 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinQLora.IO;
+using FinQLora.Model;
+using FinQLora.Quantization;
+using static TorchSharp.torch;
+
+namespace FinQLora.Adapters;
+
+/// <summary>What `finqlora merge` does: which base, which adapters, where to, in which dtype.</summary>
+public sealed record MergeOptions(string ModelDir, IReadOnlyList<string> AdapterDirs, string OutputDir,
+    ScalarType DType = ScalarType.BFloat16, bool RequantizeNf4 = false, long MaxShardBytes = 5_000_000_000, Device? Device = null);
+
+/// <summary>What was written.</summary>
+public sealed record MergeResult(string OutputDir, IReadOnlyList<string> WeightFiles, int MergedModules, bool BaseWasNf4);
+
+/// <summary>
+/// Folds LoRA adapters into the base weights and writes a plain Hugging Face folder:
+/// W' = W + Σ scaling · B·A over the adapters, computed in fp32 and then cast to the output dtype.
+/// Works one tensor at a time (the model is never built), so merging an 8B model needs about one
+/// shard of memory. A 4-bit (bitsandbytes NF4) base is dequantized first; with RequantizeNf4 the
+/// merged projections are quantized again and written in bitsandbytes' layout with its quantization_config.
+/// </summary>
+public static class LoraMerger
+{
+    /// <summary>Files besides the weights that a Hugging Face folder carries and the merged folder keeps.</summary>
+    public static readonly string[] CopiedFiles =
+        ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+         "chat_template.json", "generation_config.json", "LICENSE", "USE_POLICY.md"];
+
+    public static MergeResult Merge(MergeOptions o)
+    {
+        if (o.AdapterDirs.Count == 0) throw new FinQLoraException("merge needs at least one --adapter folder");
+        if (o.DType is not (ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float32))
+            throw new FinQLoraException($"--dtype {o.DType}: the merged model is written in bfloat16, float16 or float32");
+        var output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.OutputDir));
+        if (output == Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.ModelDir)))
+            throw new FinQLoraException($"--output {o.OutputDir} is the base model's folder: choose a new folder");
+        if (File.Exists(output) || Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
+            throw new FinQLoraException($"--output {o.OutputDir} already exists and is not empty: choose a new folder or delete it");
+        var device = o.Device ?? CPU;
+        var config = LlamaConfig.Load(o.ModelDir);
+        bool nf4Base = config.QuantizationConfig is not null;
+        if (nf4Base) BnbQuantizationConfig.Parse(JsonSerializer.SerializeToElement(config.QuantizationConfig));
+
+        var adapters = PeftAdapterWeights.ReadAll(o.AdapterDirs, config);
+        var temp = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.tmp-{Environment.ProcessId}");
+        try
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            IReadOnlyList<string> files;
+            int merged = 0;
+            using (var weights = ModelWeights.Open(o.ModelDir))
+            using (var writer = new ShardedCheckpointWriter(temp, o.MaxShardBytes))
+            {
+                var source = new CheckpointWeights(weights);
+                foreach (var name in OrderedNames(weights.Names))
+                {
+                    using var scope = NewDisposeScope();
+                    var module = name[..name.LastIndexOf('.')];
+                    if (IsProjectionWeight(name))
+                    {
+                        var w = BaseWeight(module, source, device);                                  // [out, in] fp32
+                        bool touched = false;
+                        foreach (var a in adapters)
+                            if (a.Delta(module, device) is { } delta) { w.add_(delta); touched = true; }
+                        if (touched) merged++;
+                        var cast = w.to(o.DType);
+                        if (o.RequantizeNf4)
+                        {
+                            using var state = Nf4.Quantize(cast);
+                            foreach (var (key, t) in BnbNf4Format.ToTensors(module, state)) writer.Add(key, t.clone().MoveToOuterDisposeScope());
+                        }
+                        else writer.Add(name, cast.MoveToOuterDisposeScope());
+                    }
+                    else if (IsQuantStateTensor(name)) continue;   // read with its projection's weight
+                    else
+                    {
+                        var stored = SafeTensorDTypes.ToScalarType(weights.Info(name).DType);
+                        bool isFloat = stored is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64;
+                        writer.Add(name, weights.Load(name, CPU, isFloat ? o.DType : null).MoveToOuterDisposeScope());
+                    }
+                }
+                files = writer.Finish();
+            }
+            int expected = adapters.SelectMany(a => a.ByModule.Keys).Distinct().Count();
+            if (merged != expected)
+                throw new FinQLoraException($"{o.ModelDir}: only {merged} of the {expected} projections the adapters change were found in the checkpoint");
+            WriteConfig(o.ModelDir, temp, o.DType, o.RequantizeNf4);
+            foreach (var f in CopiedFiles.Where(f => File.Exists(Path.Combine(o.ModelDir, f))))
+                File.Copy(Path.Combine(o.ModelDir, f), Path.Combine(temp, f));
+            if (Directory.Exists(output)) Directory.Delete(output);
+            Directory.Move(temp, output);
+            return new MergeResult(output, files, merged, nf4Base);
+        }
+        catch
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            throw;
+        }
+        finally
+        {
+            foreach (var a in adapters) a.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Folds an adapter folder into a loaded model's dense projection weights, in place (for
+    /// init_adapter_mode: merge): W ← cast(W + scaling·B·A in fp32). A 4-bit base is refused before
+    /// anything changes (requantizing would add rounding error: stack the adapter instead). Returns
+    /// the number of projections changed.
+    /// </summary>
+    public static int MergeInto(LlamaForCausalLM model, string adapterDir)
+    {
+        using var adapter = PeftAdapterWeights.Read(adapterDir, model.Config);
+        var targets = LoraInjector.Projections(model).Where(p => adapter.ByModule.ContainsKey(p.Path)).ToList();
+        foreach (var (path, layer) in targets)
+            if (layer.base_layer is not TorchSharp.Modules.Linear { weight: not null })
+                throw new FinQLoraException($"{adapterDir}: cannot merge into '{path}', whose base is {layer.base_layer.GetType().Name}: " +
+                                            "stack the adapter instead (init_adapter_mode: stack), or merge into the dense base with `finqlora merge`");
+        using var _ = no_grad();
+        foreach (var (path, layer) in targets)
+        {
+            using var scope = NewDisposeScope();
+            var w = ((TorchSharp.Modules.Linear)layer.base_layer).weight!;                       // [out, in]
+            w.copy_((w.to(ScalarType.Float32) + adapter.Delta(path, w.device)!).to(w.dtype));
+        }
+        return targets.Count;
+    }
+
+    /// <summary>A projection's dense weight in fp32 on <paramref name="device"/>; a 4-bit one is dequantized.</summary>
+    private static Tensor BaseWeight(string module, IWeightSource source, Device device)
+    {
+        if (!BnbNf4Format.IsQuantized(module, source.Contains)) return source.Load(module + ".weight", device, ScalarType.Float32);
+        using var state = Nf4Projections.Load(module, source, device, ScalarType.Float32);
+        return Nf4.Dequantize(state, ScalarType.Float32);
+    }
+
+    private static bool IsProjectionWeight(string name) =>
+        name.StartsWith("model.layers.", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
+        && LlamaBuilder.ProjectionNames.Any(p => name.EndsWith($".{p}.weight", StringComparison.Ordinal));
+
+    // bitsandbytes' companions of a 4-bit weight: P.weight.absmax, .quant_map, .nested_absmax, .nested_quant_map, .quant_state.bitsandbytes__nf4
+    private static bool IsQuantStateTensor(string name) =>
+        LlamaBuilder.ProjectionNames.Any(p => name.Contains($".{p}.weight.", StringComparison.Ordinal));
+
+    /// <summary>Embeddings first, then layer by layer, then the rest: shards hold whole layers in order.</summary>
+    private static IEnumerable<string> OrderedNames(IEnumerable<string> names) =>
+        names.OrderBy(n => n.StartsWith("model.embed_tokens", StringComparison.Ordinal) ? -1
+                           : n.StartsWith("model.layers.", StringComparison.Ordinal) ? LoraInjector.LayerIndex(n) : int.MaxValue)
+             .ThenBy(n => n, StringComparer.Ordinal);
+
+    private static void WriteConfig(string modelDir, string outDir, ScalarType dtype, bool nf4)
+    {
+        var path = Path.Combine(modelDir, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        var name = BnbQuantizationConfig.DTypeName(dtype);
+        bool any = false;
+        foreach (var key in new[] { "torch_dtype", "dtype" })
+            if (config.ContainsKey(key)) { config[key] = name; any = true; }
+        if (!any) config["torch_dtype"] = name;
+        config.Remove("quantization_config");
+        if (nf4) config["quantization_config"] = (BnbQuantizationConfig.Default with { bnb_4bit_compute_dtype = dtype }).ToJson();
+        AtomicFile.WriteAllText(Path.Combine(outDir, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+}
