@@ -19,6 +19,7 @@ internal static class CommandCatalog
         TrainCommand.Create(),
         CurriculumCommand.Create(),
         ReportCommand.Create(),
+        QuantizeCommand.Create(),
         MergeCommand.Create(),
         ParamsCommand.Create(),
         ConfigCommand.Create(),

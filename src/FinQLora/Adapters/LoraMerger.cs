@@ -30,7 +30,7 @@ public static class LoraMerger
 
     public static MergeResult Merge(MergeOptions o)
     {
-        if (o.AdapterDirs.Count == 0) throw new FinQLoraException("merge needs at least one --adapter folder");
+        if (o.AdapterDirs.Count == 0 && !o.RequantizeNf4) throw new FinQLoraException("merge needs at least one --adapter folder");
         if (o.DType is not (ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float32))
             throw new FinQLoraException($"--dtype {o.DType}: the merged model is written in bfloat16, float16 or float32");
         var output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.OutputDir));
