@@ -19,11 +19,19 @@ public static class FlareJsonl
     {
         if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && StartsWithBracket(path)) return ReadArray(path, task, split, skipBadRows);
+        return ReadLines(path, skipBadRows, (line, lineNo) => Parse(line, task, split, $"{task.Name}-{split}-{lineNo}"));
+    }
+
+    /// <summary>
+    /// The line loop both JSONL formats share: strict UTF-8, blank lines skipped, a <see cref="RowException"/>
+    /// becomes an error naming file:line — or, with <paramref name="skipBadRows"/>, a counted, reported skip.
+    /// </summary>
+    internal static (List<FlareRow> Rows, ReadReport Report) ReadLines(string path, bool skipBadRows, Func<string, int, FlareRow> parse)
+    {
         var rows = new List<FlareRow>();
         var problems = new List<string>();
-        var utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
         int lineNo = 0;
-        using var reader = new StreamReader(path, utf8);
+        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
         while (true)
         {
             string? line;
@@ -34,7 +42,7 @@ public static class FlareJsonl
             if (string.IsNullOrWhiteSpace(line)) continue;
             try
             {
-                rows.Add(Parse(line, task, split, $"{task.Name}-{split}-{lineNo}"));
+                rows.Add(parse(line, lineNo));
             }
             catch (RowException e)
             {

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FinQLora.Tasks;
@@ -16,30 +15,7 @@ public static class PixiuJsonl
     public static (List<FlareRow> Rows, ReadReport Report) Read(string path, FlareTask task, string split, bool skipBadRows = false)
     {
         if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
-        var rows = new List<FlareRow>();
-        var problems = new List<string>();
-        int lineNo = 0;
-        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
-        while (true)
-        {
-            string? line;
-            try { line = reader.ReadLine(); }
-            catch (DecoderFallbackException) { throw new FinQLoraException($"{path}:{lineNo + 1}: invalid UTF-8"); }
-            if (line is null) break;
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try
-            {
-                rows.Add(Parse(line, task, split, $"{task.Name}-{split}-{lineNo}"));
-            }
-            catch (FlareJsonl.RowException e)
-            {
-                var message = $"{path}:{lineNo}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
-                problems.Add(message);
-            }
-        }
-        return (rows, new ReadReport(rows.Count, problems.Count, problems));
+        return FlareJsonl.ReadLines(path, skipBadRows, (line, lineNo) => Parse(line, task, split, $"{task.Name}-{split}-{lineNo}"));
     }
 
     public static FlareRow Parse(string line, FlareTask task, string split, string fallbackId)
