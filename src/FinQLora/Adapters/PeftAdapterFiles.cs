@@ -38,7 +38,7 @@ public static class PeftAdapterFiles
             ["layers_pattern"] = null, ["modules_to_save"] = null, ["revision"] = null, ["use_dora"] = false,
             ["rank_pattern"] = new JsonObject(), ["alpha_pattern"] = new JsonObject(), ["auto_mapping"] = null,
         };
-        AtomicWrite(Path.Combine(dir, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(dir, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     /// <summary>Reads and validates adapter_config.json.</summary>
@@ -133,12 +133,5 @@ public static class PeftAdapterFiles
             if (!names.Add(name)) throw new FinQLoraException($"two adapters are named '{name}' (folder names): rename one folder");
             Load(dir, model, name);
         }
-    }
-
-    private static void AtomicWrite(string path, string text)
-    {
-        var tmp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
     }
 }

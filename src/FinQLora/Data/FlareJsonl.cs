@@ -143,11 +143,11 @@ public static class FlareJsonl
 
     public static void Write(string path, IEnumerable<FlareRow> rows)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var tmp = path + ".tmp-" + Environment.ProcessId;
-        using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false)))
+        IO.AtomicFile.Write(path, stream =>
+        {
+            using var w = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
             foreach (var r in rows) w.WriteLine(ToJson(r).ToJsonString());
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 
     private static string RequiredString(JsonObject o, string key) =>

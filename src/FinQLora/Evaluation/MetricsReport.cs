@@ -12,8 +12,8 @@ public static class MetricsReport
     {
         Directory.CreateDirectory(dir);
         var json = new JsonObject(metrics.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)new JsonObject(t.Value.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)Math.Round(m.Value, 6)))))));
-        Atomic(Path.Combine(dir, "metrics.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        Atomic(Path.Combine(dir, "summary.md"), Markdown(metrics, rowCounts));
+        IO.AtomicFile.WriteAllText(Path.Combine(dir, "metrics.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        IO.AtomicFile.WriteAllText(Path.Combine(dir, "summary.md"), Markdown(metrics, rowCounts));
     }
 
     public static string Markdown(SortedDictionary<string, SortedDictionary<string, double>> metrics, IReadOnlyDictionary<string, int> rowCounts)
@@ -23,11 +23,5 @@ public static class MetricsReport
             sb.Append($"| {task} | {rowCounts.GetValueOrDefault(task)} | {string.Join(", ", m.Select(x => $"{x.Key} {x.Value.ToString("0.0000", CultureInfo.InvariantCulture)}"))} |\n");
         sb.Append("\nValues are fractions (0-1). `num_acc` is FinQLora's numeric-tolerance accuracy (1 %), not a FLARE metric; FLARE's QA metric is `acc` (exact match).\n");
         return sb.ToString();
-    }
-
-    private static void Atomic(string path, string text)
-    {
-        File.WriteAllText(path + ".tmp", text);
-        File.Move(path + ".tmp", path, overwrite: true);
     }
 }

@@ -10,10 +10,11 @@ public static class PredictionsFile
 {
     public static void Write(string path, IEnumerable<Prediction> predictions)
     {
-        var tmp = path + ".tmp-" + Environment.ProcessId;
-        using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false)))
+        IO.AtomicFile.Write(path, stream =>
+        {
+            using var w = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
             foreach (var p in predictions) w.WriteLine(ToJson(p).ToJsonString());
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 
     public static JsonObject ToJson(Prediction p)

@@ -25,8 +25,7 @@ public static class SafeTensorsWriter
         }
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
         int padded = (json.Length + 7) / 8 * 8;
-        var tmp = path + ".tmp-" + Environment.ProcessId;
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        AtomicFile.Write(path, stream =>
         {
             stream.Write(BitConverter.GetBytes((ulong)padded));
             stream.Write(json);
@@ -37,8 +36,6 @@ public static class SafeTensorsWriter
                 var cpu = t.detach().cpu().contiguous();
                 stream.Write(cpu.bytes);
             }
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 }
