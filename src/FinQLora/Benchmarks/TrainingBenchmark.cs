@@ -53,7 +53,7 @@ public static class TrainingBenchmark
         for (int step = 0; step < s.Warmup + s.Steps; step++)
         {
             using var scope = NewDisposeScope();
-            random.manual_seed(s.Seed + 1 + step);
+            Runtime.Seeding.SeedAll(s.Seed + 1 + step);
             var ids = randint(0, config.VocabSize, [s.Batch, s.Seq], ScalarType.Int64, device);
             if (cudaDev) cuda.synchronize();
             var clock = Stopwatch.StartNew();

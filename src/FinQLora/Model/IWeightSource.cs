@@ -40,7 +40,7 @@ public sealed class RandomWeights(LlamaConfig config, long seed, double std = 0.
         var shape = Shape(name) ?? throw new FinQLoraException($"random weights: unknown tensor '{name}'");
         if (name.EndsWith("norm.weight", StringComparison.Ordinal)) return ones(shape, dtype, device);
         // The default generators (CPU and CUDA) re-seeded per tensor: TorchSharp cannot make a CUDA Generator object.
-        random.manual_seed(unchecked(seed * 1_000_003 + StableHash(name)));
+        Runtime.Seeding.SeedAll(unchecked(seed * 1_000_003 + StableHash(name)));
         using var scope = NewDisposeScope();
         var w = normal(0, std, shape, ScalarType.Float32, device).to(dtype);
         return w.MoveToOuterDisposeScope();

@@ -38,7 +38,7 @@ public static class CausalLmLoss
         if (gradientCheckpointing)
             runLayer = (l, x, ctx) => CheckpointedLayer.Run(l, x.requires_grad ? x : x.detach().requires_grad_(true), ctx, seed * 1000 + layer++);
         else
-            random.manual_seed(seed);
+            Runtime.Seeding.SeedAll(seed);
         var hidden = model.model.Forward(ids, positions, mask, null, runLayer);                          // [b, s, d]
         long d = hidden.shape[2];
         var target = labels.narrow(1, 1, s - 1).reshape(-1);                                              // [b*(s-1)]

@@ -30,7 +30,7 @@ public sealed class CheckpointedLayer : autograd.SingleTensorFunction<Checkpoint
         ctx.save_data("causal", attention.IsCausal);
         ctx.save_data("seed", seed);
         using var _ = no_grad();
-        random.manual_seed(seed);
+        Runtime.Seeding.SeedAll(seed);
         return layer.Forward(x, attention);
     }
 
@@ -45,7 +45,7 @@ public sealed class CheckpointedLayer : autograd.SingleTensorFunction<Checkpoint
         var input = x.detach().requires_grad_(true);
         using (enable_grad())
         {
-            random.manual_seed(seed);
+            Runtime.Seeding.SeedAll(seed);
             var y = layer.Forward(input, attention);
             var trainable = layer.parameters().Where(p => p.requires_grad).Cast<Tensor>().ToList();
             autograd.backward([y], [gradOutput], inputs: [input, .. trainable]);

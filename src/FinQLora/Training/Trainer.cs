@@ -155,6 +155,8 @@ public static class Trainer
             {
                 throw OutOfMemory.Describe(e, $"stage {cfg.Stage}, step {step}", t.BatchSize, micro.Max(b => b.Length), t.GradAccum, t.GradCheckpointing, t.LossChunkSize);
             }
+            if (Environment.GetEnvironmentVariable("FINQLORA_DEBUG_DP") == "1")
+                Console.Error.WriteLine($"[dp] rank {dist.Rank} step {step}: batches {string.Join(",", micro.Select(b => b.Ids[0]))} local loss sum {lossSum:R} local tokens {localTokens} step tokens {stepTokens}");
             var parameters = trainable.Select(p => p.Param).ToList();
             averager.Average(parameters);
             double loss = AllReduceScalar(comm, lossSum, device) / Math.Max(1.0, stepTokens);
