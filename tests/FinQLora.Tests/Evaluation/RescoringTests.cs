@@ -72,3 +72,20 @@ public class RescoringTests
         Assert.Equal(File.ReadAllText(Path.Combine(dir, "eval", "metrics.json")), File.ReadAllText(Path.Combine(dir, "again", "metrics.json")));
     }
 }
+
+public class LogLikModeTests
+{
+    [Fact]
+    public void Loglik_mode_picks_one_of_the_choices_for_classification_rows()
+    {
+        var dir = Fixtures.TempDir();
+        var r = CliProcess.Run("evaluate", "--model", "tiny", "--data", Path.Combine(AppContext.BaseDirectory, "samples"), "--tasks", "fpb,bigdata22",
+            "--output", dir, "--limit", "3", "--mode", "loglik");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var preds = PredictionsFile.Read(Path.Combine(dir, "predictions.jsonl"));
+        Assert.Equal(6, preds.Count);
+        Assert.All(preds, p => Assert.Contains(p.PredictionText, p.Choices!));
+        var metrics = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "metrics.json")))!;
+        Assert.Equal(0.0, metrics["fpb"]!["missing"]!.GetValue<double>());
+    }
+}
