@@ -12,6 +12,7 @@ namespace FinQLora.Runtime;
 public static class NativeBootstrap
 {
     public const string LibTorchEnv = "FINQLORA_LIBTORCH";
+    public const string AllocConfEnv = "PYTORCH_CUDA_ALLOC_CONF";
     private static readonly object Gate = new();
     private static bool _done;
 
@@ -32,6 +33,10 @@ public static class NativeBootstrap
             if (_done) return;
             _done = true;
             if (!OperatingSystem.IsLinux()) return;
+            // libtorch's CUDA caching allocator with expandable segments fragments less on varying sequence lengths
+            // (QLoRA 8B, 2 × 2048: 24.1 → 20.0 GiB held, docs/PERFORMANCE.md). Set natively, before libtorch reads it,
+            // unless the user chose a configuration.
+            if (Environment.GetEnvironmentVariable(AllocConfEnv) is null) setenv(AllocConfEnv, "expandable_segments:True", 0);
             var shim = Path.Combine(AppContext.BaseDirectory, "libfinqlora_stdcxx_shim.so");
             if (File.Exists(shim)) DlOpenGlobal(shim, required: true);
             var dir = Environment.GetEnvironmentVariable(LibTorchEnv);
@@ -61,4 +66,5 @@ public static class NativeBootstrap
 
     [DllImport("libc", EntryPoint = "dlopen")] private static extern IntPtr dlopen(string file, int mode);
     [DllImport("libc", EntryPoint = "dlerror")] private static extern IntPtr dlerror();
+    [DllImport("libc", EntryPoint = "setenv")] private static extern int setenv(string name, string value, int overwrite);
 }
