@@ -3,8 +3,9 @@ namespace FinQLora.Evaluation;
 /// <summary>
 /// Classification metrics with scikit-learn's definitions, as PIXIU computes them: accuracy;
 /// F1 weighted by support and macro F1, both over the set of gold labels (a prediction outside it —
-/// e.g. "missing" — only lowers its gold class's recall); multi-class Matthews correlation over the
-/// union of gold and predicted labels (matthews_corrcoef); 0 where a denominator is 0.
+/// e.g. "missing" — only lowers its gold class's recall); multi-class Matthews correlation
+/// (matthews_corrcoef) after PIXIU's mapping: gold labels keep their class and every prediction
+/// outside the gold set falls into one extra class (PIXIU maps them all to -1); 0 where a denominator is 0.
 /// </summary>
 public static class ClassificationMetrics
 {
@@ -40,16 +41,16 @@ public static class ClassificationMetrics
 
     public static double Mcc(IReadOnlyList<string> gold, IReadOnlyList<string> pred)
     {
-        var labels = gold.Concat(pred).Distinct().ToList();
+        var labels = gold.Distinct().ToList();
         var index = labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i);
-        int k = labels.Count;
+        int k = labels.Count + 1;   // the last class holds every prediction outside the gold set
         var t = new double[k];
         var p = new double[k];
         double correct = 0, n = gold.Count;
         for (int i = 0; i < gold.Count; i++)
         {
             t[index[gold[i]]]++;
-            p[index[pred[i]]]++;
+            p[index.GetValueOrDefault(pred[i], k - 1)]++;
             if (gold[i] == pred[i]) correct++;
         }
         double cov = correct * n - t.Zip(p).Sum(x => x.First * x.Second);

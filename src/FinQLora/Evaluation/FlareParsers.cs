@@ -5,8 +5,9 @@ namespace FinQLora.Evaluation;
 /// <summary>
 /// PIXIU/FLARE's rules for turning generated text into a label (../shared/reference/flare.md):
 /// sentiment — lowercase + strip, the first choice in list order that is a substring, else "missing";
-/// stock movement — lowercase, rise or its aliases (yes, positive) first, then fall or its aliases
-/// (no, negative, neutral), and fall when nothing matches; headlines — "Yes" only for exactly "Yes"
+/// stock movement — strip + lowercase, then the choices in list order, each matching by its name or its
+/// aliases (rise: yes, positive; fall: no, negative, neutral), and fall when nothing matches (FLARE's
+/// choices are ["Rise", "Fall"], so rise is checked first); headlines — "Yes" only for exactly "Yes"
 /// after stripping; QA — the stripped text.
 /// </summary>
 public static class FlareParsers
@@ -25,12 +26,13 @@ public static class FlareParsers
 
     public static string StockMovement(string output, IReadOnlyList<string> choices)
     {
-        var text = output.ToLowerInvariant();
-        string rise = choices.FirstOrDefault(c => c.Equals("rise", StringComparison.OrdinalIgnoreCase)) ?? "Rise";
-        string fall = choices.FirstOrDefault(c => c.Equals("fall", StringComparison.OrdinalIgnoreCase)) ?? "Fall";
-        if (RiseAliases.Any(a => text.Contains(a, StringComparison.Ordinal))) return rise;
-        if (FallAliases.Any(a => text.Contains(a, StringComparison.Ordinal))) return fall;
-        return fall;
+        var text = output.Trim().ToLowerInvariant();
+        foreach (var c in choices)
+        {
+            var aliases = c.ToLowerInvariant() switch { "rise" => RiseAliases, "fall" => FallAliases, var other => [other] };
+            if (aliases.Any(a => text.Contains(a, StringComparison.Ordinal))) return c;
+        }
+        return choices.FirstOrDefault(c => c.Equals("fall", StringComparison.OrdinalIgnoreCase)) ?? "Fall";
     }
 
     public static string Headlines(string output) => output.Trim() == "Yes" ? "Yes" : "No";

@@ -44,12 +44,15 @@ public static class FlareScorer
                     ((IReadOnlyList<string>)(r.Label ?? NerScoring.Tags(r.Answer, r.Text!)), (IReadOnlyList<string>)NerScoring.Tags(r.PredictionText, r.Text!))));
                 break;
             case TaskKind.Qa:
-                m["acc"] = rows.Count(r => r.PredictionText.Trim() == r.Answer.Trim()) / (double)rows.Count;
+                m["acc"] = rows.Count(r => ExactMatch(r.PredictionText, r.Answer)) / (double)rows.Count;
                 m["num_acc"] = rows.Count(r => NumericMatch(r.PredictionText, r.Answer)) / (double)rows.Count;
                 break;
         }
         return m;
     }
+
+    /// <summary>FLARE's QA accuracy: the stripped output equals the gold answer as stored (the answer is not stripped).</summary>
+    public static bool ExactMatch(string output, string answer) => output.Trim() == answer;
 
     /// <summary>
     /// The numeric-tolerance accuracy reported beside FinQA's exact match (not a FLARE metric):

@@ -1,36 +1,57 @@
 namespace FinQLora.Evaluation;
 
 /// <summary>
-/// FLARE's NER scoring: the generated lines "entity, TYPE" become BIO tags over the whitespace
-/// words of the row's text (every occurrence of the entity's words is tagged), then entity-level
-/// F1 over exact spans, micro-averaged over all rows, as seqeval's default (conlleval) chunking does.
+/// FLARE's NER scoring (PIXIU's process_text, then seqeval): each generated line is split on ", " and
+/// its last piece is the type (any string, as written); the rest, joined back, is the entity, searched as
+/// a substring of the row's text. Each occurrence tags the words it covers — B- on the first word that
+/// starts at or after the match, I- on the following words that start inside it — all else O. Then
+/// entity-level F1 over exact spans, micro-averaged over all rows (seqeval's default chunking).
+/// One deliberate difference: PIXIU drops an occurrence that ends in the text's last word (its search
+/// for the next word start raises and is swallowed); we tag it, so gold answers score 1.
 /// </summary>
 public static class NerScoring
 {
-    public static readonly string[] Types = ["PER", "ORG", "LOC"];
-
-    /// <summary>BIO tags for <paramref name="text"/>'s words from "entity, TYPE" lines.</summary>
+    /// <summary>BIO tags for <paramref name="text"/>'s whitespace words from "entity, TYPE" lines.</summary>
     public static string[] Tags(string output, string text)
     {
-        var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        var tags = Enumerable.Repeat("O", words.Length).ToArray();
-        foreach (var raw in output.Split('\n'))
+        var (words, starts) = Words(text);
+        var tags = Enumerable.Repeat("O", words.Count).ToArray();
+        foreach (var line in output.Split('\n'))
         {
-            var line = raw.Trim();
-            int cut = line.LastIndexOf(", ", StringComparison.Ordinal);
-            if (cut <= 0) continue;
-            var type = line[(cut + 2)..].Trim();
-            if (!Types.Contains(type)) continue;
-            var entity = line[..cut].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var pieces = line.Split(", ");
+            var type = pieces[^1];
+            var entity = string.Join(", ", pieces[..^1]);
             if (entity.Length == 0) continue;
-            for (int i = 0; i + entity.Length <= words.Length; i++)
+            for (int at = text.IndexOf(entity, StringComparison.Ordinal); at >= 0;
+                 at = text.IndexOf(entity, at + entity.Length, StringComparison.Ordinal))
             {
-                if (!entity.Select((w, j) => words[i + j] == w).All(x => x)) continue;
-                tags[i] = "B-" + type;
-                for (int j = 1; j < entity.Length; j++) tags[i + j] = "I-" + type;
+                int last = at + entity.Length - 1;
+                int first = starts.FindIndex(s => s >= at);
+                if (first < 0) continue;   // the match starts inside the last word: PIXIU skips it too
+                int next = starts.FindIndex(s => s > last);
+                if (next < 0) next = words.Count;
+                tags[first] = "B-" + type;
+                for (int i = first + 1; i < next; i++) tags[i] = "I-" + type;
             }
         }
         return tags;
+    }
+
+    /// <summary>The whitespace-separated words of <paramref name="text"/> and their character offsets.</summary>
+    private static (List<string> Words, List<int> Starts) Words(string text)
+    {
+        var words = new List<string>();
+        var starts = new List<int>();
+        for (int i = 0; i < text.Length;)
+        {
+            if (char.IsWhiteSpace(text[i])) { i++; continue; }
+            int j = i;
+            while (j < text.Length && !char.IsWhiteSpace(text[j])) j++;
+            words.Add(text[i..j]);
+            starts.Add(i);
+            i = j;
+        }
+        return (words, starts);
     }
 
     /// <summary>Entity spans (type, start, end) of a BIO sequence, conlleval-style.</summary>
