@@ -44,8 +44,18 @@ public static class PredictionsFile
             JsonObject o;
             try { o = JsonNode.Parse(line) as JsonObject ?? throw new FinQLoraException($"{Where()}: not a JSON object"); }
             catch (JsonException e) { throw new FinQLoraException($"{Where()}: invalid JSON ({e.Message})"); }
-            string Str(string key, bool required = true) => o[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s
-                : required ? throw new FinQLoraException($"{Where()}: missing field \"{key}\"") : null!;
+            string Str(string key) => o[key] switch
+            {
+                JsonValue v when v.TryGetValue<string>(out var s) => s,
+                null => throw new FinQLoraException($"{Where()}: missing field \"{key}\""),
+                var other => throw new FinQLoraException($"{Where()}: field \"{key}\" must be a string, got {other.ToJsonString()}"),
+            };
+            List<string>? Strings(string key) => o[key] switch
+            {
+                null => null,
+                JsonArray a when a.All(x => x is JsonValue v && v.TryGetValue<string>(out _)) => a.Select(x => x!.GetValue<string>()).ToList(),
+                var other => throw new FinQLoraException($"{Where()}: field \"{key}\" must be a list of strings, got {other.ToJsonString()}"),
+            };
             var taskName = Str("task");
             FlareTask task;
             try { task = FlareTasks.Get(taskName); }
@@ -53,10 +63,10 @@ public static class PredictionsFile
             var p = new Prediction
             {
                 Task = task.Name, Id = o["id"]?.ToString() ?? lineNo.ToString(), PredictionText = Str("prediction"), Answer = Str("answer"),
-                Choices = o["choices"] is JsonArray c ? c.Select(x => x!.GetValue<string>()).ToList() : null,
+                Choices = Strings("choices"),
                 Gold = o["gold"] is JsonValue g && g.TryGetValue<int>(out var gi) ? gi : null,
                 Text = o["text"] is JsonValue t && t.TryGetValue<string>(out var ts) ? ts : null,
-                Label = o["label"] is JsonArray l ? l.Select(x => x!.GetValue<string>()).ToList() : null,
+                Label = Strings("label"),
                 LabelType = o["label_type"] is JsonValue lt && lt.TryGetValue<string>(out var lts) ? lts : null,
                 DialogueId = o["dialogue_id"]?.ToString(), Turn = o["turn"] is JsonValue tv && tv.TryGetValue<int>(out var ti) ? ti : null,
                 LatencyMs = o["latency_ms"] is JsonValue lv && lv.TryGetValue<double>(out var ld) ? ld : null,

@@ -42,11 +42,68 @@ public class RescoringTests
         Assert.True(File.Exists(Path.Combine(dir, "out", "summary.md")));
     }
 
+    [Fact]
+    public void Rescoring_through_the_cli_gives_the_hand_worked_metrics()
+    {
+        var dir = Fixtures.TempDir();
+        var input = Path.Combine(dir, "predictions.jsonl");
+        const string fpb = "\"choices\": [\"positive\", \"neutral\", \"negative\"]";
+        const string sm = "\"choices\": [\"Rise\", \"Fall\"]";
+        const string hl = "\"choices\": [\"Yes\", \"No\"]";
+        File.WriteAllLines(input, [
+            // fpb: gold pos neu neg neg pos; parsed pos neg neg missing pos
+            $$"""{"task": "fpb", "prediction": "Positive.", "answer": "positive", {{fpb}}, "gold": 0}""",
+            $$"""{"task": "fpb", "prediction": "negative", "answer": "neutral", {{fpb}}, "gold": 1}""",
+            $$"""{"task": "fpb", "prediction": "negative", "answer": "negative", {{fpb}}, "gold": 2}""",
+            $$"""{"task": "fpb", "prediction": "no idea", "answer": "negative", {{fpb}}, "gold": 2}""",
+            $$"""{"task": "fpb", "prediction": "positive", "answer": "positive", {{fpb}}, "gold": 0}""",
+            // bigdata22: gold R R R F; parsed R R F F ("no" and "neutral" are fall aliases)
+            $$"""{"task": "bigdata22", "prediction": "Rise", "answer": "Rise", {{sm}}, "gold": 0}""",
+            $$"""{"task": "bigdata22", "prediction": "positive", "answer": "Rise", {{sm}}, "gold": 0}""",
+            $$"""{"task": "bigdata22", "prediction": "no", "answer": "Rise", {{sm}}, "gold": 0}""",
+            $$"""{"task": "bigdata22", "prediction": "neutral", "answer": "Fall", {{sm}}, "gold": 1}""",
+            // headlines: Price Up all right; Price Down gold Yes No, parsed No No ("yes" is not "Yes")
+            $$"""{"task": "headlines", "prediction": "Yes", "answer": "Yes", {{hl}}, "gold": 0, "label_type": "Price Up"}""",
+            $$"""{"task": "headlines", "prediction": "No", "answer": "No", {{hl}}, "gold": 1, "label_type": "Price Up"}""",
+            $$"""{"task": "headlines", "prediction": "yes", "answer": "Yes", {{hl}}, "gold": 0, "label_type": "Price Down"}""",
+            $$"""{"task": "headlines", "prediction": "No", "answer": "No", {{hl}}, "gold": 1, "label_type": "Price Down"}""",
+        ]);
+        var r = CliProcess.Run("evaluate", "--predictions", input, "--output", Path.Combine(dir, "out"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var m = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "out", "metrics.json")))!;
+        double V(string task, string metric) => m[task]![metric]!.GetValue<double>();
+        // fpb (TP, FP, FN): pos (2,0,0) F1 1, neu (0,0,1) F1 0, neg (1,1,1) F1 .5; supports 2 1 2
+        Assert.Equal(0.6, V("fpb", "acc"), 6);
+        Assert.Equal(0.2, V("fpb", "missing"), 6);
+        Assert.Equal((1.0 * 2 + 0 + 0.5 * 2) / 5, V("fpb", "f1"), 6);
+        Assert.Equal((1.0 + 0 + 0.5) / 3, V("fpb", "macro_f1"), 6);
+        // classes pos neu neg other: t = 2 1 2 0, p = 2 0 2 1, c = 3, s = 5 → (15 − 8) / sqrt((25 − 9)(25 − 9)) = 7/16
+        Assert.Equal(7.0 / 16, V("fpb", "mcc"), 6);
+        // bigdata22: Rise (2,0,1) F1 .8 support 3, Fall (1,1,0) F1 2/3 support 1
+        Assert.Equal(0.75, V("bigdata22", "acc"), 6);
+        Assert.Equal((0.8 * 3 + 2.0 / 3) / 4, V("bigdata22", "f1"), 6);
+        Assert.Equal((0.8 + 2.0 / 3) / 2, V("bigdata22", "macro_f1"), 6);
+        // t = 3 1, p = 2 2, c = 3, s = 4 → (12 − 8) / sqrt((16 − 8)(16 − 10)) = 4 / sqrt(48)
+        Assert.Equal(4 / Math.Sqrt(48), V("bigdata22", "mcc"), 6);
+        Assert.Equal(0.0, V("bigdata22", "missing"));
+        // headlines: Price Up F1 1; Price Down: Yes (0,0,1) F1 0, No (1,1,0) F1 2/3, weighted 1/3 → mean 2/3
+        Assert.Equal((1 + 1.0 / 3) / 2, V("headlines", "avg_f1"), 6);
+        Assert.Equal(0.75, V("headlines", "acc"), 6);
+        var summary = File.ReadAllText(Path.Combine(dir, "out", "summary.md"));
+        Assert.Contains("| fpb | 5 |", summary);
+        Assert.Contains("mcc 0.4375", summary);
+    }
+
     [Theory]
     [InlineData("""{"task": "fpb", "prediction": "x", "answer": "positive"}""", "need \"choices\" and \"gold\"")]
     [InlineData("""{"task": "nosuch", "prediction": "x", "answer": "y"}""", "unknown task 'nosuch'")]
     [InlineData("""{"task": "ner", "prediction": "x", "answer": "y"}""", "need \"text\"")]
     [InlineData("""{"task": "finqa", "answer": "y"}""", "missing field \"prediction\"")]
+    [InlineData("""{"task": "finqa", "prediction": "1", "answer": 2.5}""", "field \"answer\" must be a string, got 2.5")]
+    [InlineData("""{"task": "fpb", "prediction": "x", "answer": "a", "choices": ["a", 1], "gold": 0}""", "field \"choices\" must be a list of strings")]
+    [InlineData("""{"task": "fpb", "prediction": "x", "answer": "a", "choices": ["a"], "gold": 3}""", "\"gold\" 3 is outside the 1 choices")]
+    [InlineData("""{"task": "headlines", "prediction": "Yes", "answer": "Yes", "choices": ["Yes", "No"], "gold": 0}""", "need \"label_type\"")]
+    [InlineData("""not json""", "invalid JSON")]
     public void Bad_prediction_lines_name_file_line_and_field(string line, string expected)
     {
         var path = Path.Combine(Fixtures.TempDir(), "p.jsonl");
