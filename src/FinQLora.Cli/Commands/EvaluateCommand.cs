@@ -49,11 +49,24 @@ internal static class EvaluateCommand
             var metrics = FlareScorer.Score(preds);
             var counts = preds.GroupBy(p => p.Task).ToDictionary(g => g.Key, g => g.Count());
             MetricsReport.Write(outDir, metrics, counts);
-            Console.Write(MetricsReport.Markdown(metrics, counts));
+            if (Console.IsOutputRedirected) Console.Write(MetricsReport.Markdown(metrics, counts));
+            else AnsiConsole.Write(SummaryTable(metrics, counts));
             Console.WriteLine($"wrote {Path.GetFullPath(outDir)}");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The summary as a console table: one row per task, one column per metric name (fractions, 4 places).</summary>
+    private static Table SummaryTable(SortedDictionary<string, SortedDictionary<string, double>> metrics, IReadOnlyDictionary<string, int> counts)
+    {
+        var names = metrics.Values.SelectMany(m => m.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        var table = new Table().AddColumn("task").AddColumn(new TableColumn("rows").RightAligned());
+        foreach (var n in names) table.AddColumn(new TableColumn(n).RightAligned());
+        foreach (var (task, m) in metrics)
+            table.AddRow([task, counts.GetValueOrDefault(task).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                .. names.Select(n => m.TryGetValue(n, out var v) ? v.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture) : "")]);
+        return table.Caption("fractions (0-1); num_acc is FinQLora's numeric-tolerance accuracy, not a FLARE metric");
     }
 
     /// <summary>Runs the evaluator with a progress display (rows/s and tokens/s), plain lines when output is redirected.</summary>
