@@ -12,7 +12,6 @@ namespace FinQLora.Config;
 /// </summary>
 public static class ConfigBinder
 {
-    private static readonly NullabilityInfoContext Nullability = new();
 
     public static T Bind<T>(ConfigMap map, string prefix, List<string> errors) where T : new() =>
         (T)BindRecord(typeof(T), map, prefix, errors, skipKeys: null);
@@ -71,8 +70,9 @@ public static class ConfigBinder
         return result;
     }
 
+    // a fresh NullabilityInfoContext per call: the class caches without locking, and configs may be bound on several threads
     private static bool IsNullable(PropertyInfo p) =>
-        Nullable.GetUnderlyingType(p.PropertyType) is not null || Nullability.Create(p).WriteState == NullabilityState.Nullable;
+        Nullable.GetUnderlyingType(p.PropertyType) is not null || new NullabilityInfoContext().Create(p).WriteState == NullabilityState.Nullable;
 
     private static bool TryConvert(Type type, bool nullable, object? node, string path, List<string> errors, out object? value)
     {
