@@ -14,14 +14,15 @@ internal static class GroupedBars
         {
             for (int g = 0; g < groups.Count; g++)
                 if (series[s].Values[g] is { } v && double.IsFinite(v))
-                    bars.Add(new ScottPlot.Bar { Position = g - 0.4 + width * (s + 0.5), Value = v, Size = width * 0.95, FillColor = palette.GetColor(s) });
+                    bars.Add(new ScottPlot.Bar { Position = g - 0.4 + width * (s + 0.5), Value = v, Size = width * 0.95, FillColor = palette.GetColor(s), Label = v.ToString(v < 1 ? "0.##" : "0", System.Globalization.CultureInfo.InvariantCulture) });
             var legend = plot.Legend.ManualItems;
             legend.Add(new ScottPlot.LegendItem { LabelText = series[s].Label, FillColor = palette.GetColor(s) });
         }
         if (bars.Count > 0)
         {
-            plot.Add.Bars(bars);
-            plot.Axes.SetLimitsY(0, bars.Max(b => b.Value) * 1.5);   // headroom for the legend
+            var barPlot = plot.Add.Bars(bars);
+            barPlot.ValueLabelStyle.FontSize = 7;
+            plot.Axes.SetLimitsY(0, bars.Max(b => b.Value) * 1.1);   // headroom for the value labels
         }
         else Figure.Note(plot, "no values to compare");
         if (note is not null) plot.Add.Annotation(note, ScottPlot.Alignment.UpperLeft);
@@ -29,7 +30,7 @@ internal static class GroupedBars
         plot.Axes.Margins(bottom: 0);
         plot.Title(title);
         plot.YLabel(yLabel);
-        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        Figure.Save(plot, path, 7.5, 4.2);
+        plot.ShowLegend(ScottPlot.Edge.Right);   // beside the plot, never over the bars
+        Figure.Save(plot, path, 9.5, 4.2);
     }
 }

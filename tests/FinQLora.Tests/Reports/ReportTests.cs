@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using FinQLora.Reports;
 using FinQLora.Tests.Cli;
@@ -73,5 +74,40 @@ public class ReportTests
         Assert.Equal(0, depth);
         Assert.Equal(@"A\&B\_100\% \$x\# \{\} \textasciitilde{} \textasciicircum{} \textbackslash{}", Tables.Latex(@"A&B_100% $x# {} ~ ^ \"));
         Assert.Contains(@"\toprule", tex);
+    }
+
+    [ChromiumFact]
+    public void Html_report_renders_in_headless_chromium_to_a_non_blank_page()
+    {
+        var chromium = Chromium.Path() ?? throw new InvalidOperationException("CI=true but chromium is not installed: run build/install-test-deps.sh");
+        var root = FixtureRuns();
+        var output = Path.Combine(root, "report");
+        ReportBuilder.Build(new ReportInputs([Path.Combine(root, "curriculum")], [Path.Combine(root, "curriculum", "eval")], [Path.Combine(root, "bench.jsonl")]), output);
+        var shot = Path.Combine(root, "shot.png");
+        var psi = new ProcessStartInfo(chromium) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--user-data-dir=" + Path.Combine(root, "chromium-profile"), "--screenshot=" + shot,
+                     "--window-size=1200,2000", new Uri(Path.Combine(output, "report.html")).AbsoluteUri })
+            psi.ArgumentList.Add(a);
+        using (var p = Process.Start(psi)!)
+        {
+            var stderr = p.StandardError.ReadToEndAsync();
+            _ = p.StandardOutput.ReadToEndAsync();
+            if (!p.WaitForExit(TimeSpan.FromSeconds(90))) { p.Kill(true); Assert.Fail("chromium did not finish in 90 s"); }
+            Assert.True(File.Exists(shot), "no screenshot; chromium said: " + stderr.Result);
+        }
+        using var bitmap = SkiaSharp.SKBitmap.Decode(shot);
+        Assert.Equal((1200, 2000), (bitmap.Width, bitmap.Height));
+        var colours = new HashSet<uint>();
+        int nonWhite = 0;
+        for (int y = 0; y < bitmap.Height; y += 4)
+            for (int x = 0; x < bitmap.Width; x += 4)
+            {
+                var c = bitmap.GetPixel(x, y);
+                colours.Add((uint)c);
+                if (c.Red < 200 || c.Green < 200 || c.Blue < 200) nonWhite++;
+            }
+        Assert.True(colours.Count > 50, $"screenshot has only {colours.Count} colours");   // text, tables and the embedded figures
+        Assert.True(nonWhite > 1000, $"screenshot is nearly blank ({nonWhite} dark samples)");
     }
 }
