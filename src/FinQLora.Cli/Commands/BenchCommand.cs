@@ -34,7 +34,7 @@ internal static class BenchCommand
             if (parse.GetValue(nf4))
             {
                 var dev = Model.DeviceSpec.Parse(parse.GetValue(device)!);
-                var cfg = new BenchSettings(parse.GetValue(shape)!, "qlora", 0, 0, [], 1, 1, 1, 0, false, "cpu", "bfloat16").ResolveShape();
+                var cfg = Model.ModelShapes.Resolve(parse.GetValue(shape)!);
                 foreach (var record in Nf4Check.Run(dev, cfg, parse.GetValue(steps)))
                 {
                     Console.WriteLine(record);

@@ -36,12 +36,6 @@ internal static class ParamsCommand
     {
         if ((model is null) == (shape is null)) throw new FinQLoraException("give either --model DIR or --shape llama3.1-8b|tiny|PATH/config.json");
         if (model is not null) return model == TinyModel.Name ? TinyModel.Config : LlamaConfig.Load(model);
-        return shape!.ToLowerInvariant() switch
-        {
-            "llama3.1-8b" or "llama-3.1-8b" or "8b" => LlamaConfig.Llama31_8B,
-            "tiny" => TinyModel.Config,
-            _ when File.Exists(shape) || Directory.Exists(shape) => LlamaConfig.Load(shape),
-            _ => throw new FinQLoraException($"--shape {shape}: expected llama3.1-8b, tiny, or the path of a config.json"),
-        };
+        return ModelShapes.Resolve(shape!);
     }
 }

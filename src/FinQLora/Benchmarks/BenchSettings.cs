@@ -8,13 +8,7 @@ public sealed record BenchSettings(
     int Batch, int Seq, int Steps, int Warmup, bool GradientCheckpointing, string Device, string DType,
     bool Generate = false, int PromptLen = 512, int NewTokens = 64, int LossChunk = 1024, long Seed = 0)
 {
-    public LlamaConfig ResolveShape() => Shape switch
-    {
-        "llama3.1-8b" or "llama3-8b" => LlamaConfig.Llama31_8B,
-        "tiny" => TinyModel.Config,
-        _ when File.Exists(Shape) || Directory.Exists(Shape) => LlamaConfig.Load(Shape),
-        _ => throw new FinQLoraException($"--shape {Shape}: expected llama3.1-8b, tiny or a path to a config.json"),
-    };
+    public LlamaConfig ResolveShape() => ModelShapes.Resolve(Shape);
 }
 
 /// <summary>One benchmark's numbers; serialized snake_case (<see cref="BenchJson"/>), the JSON `finqlora report --bench` reads.</summary>

@@ -20,7 +20,7 @@ public sealed class ModelBundle(LlamaForCausalLM model, LlamaTokenizer tokenizer
     {
         if (dir.StartsWith(RandomPrefix, StringComparison.Ordinal))
         {
-            var shape = new Benchmarks.BenchSettings(dir[RandomPrefix.Length..], "lora", 0, 0, [], 1, 1, 1, 0, false, "cpu", "float32").ResolveShape();
+            var shape = ModelShapes.Resolve(dir[RandomPrefix.Length..]);
             return new ModelBundle(LlamaBuilder.Random(shape, options), LlamaTokenizer.Llama3());
         }
         var tokenizer = LlamaTokenizer.FromModelDirectory(dir);
