@@ -26,8 +26,11 @@ internal static class BenchCommand
         var newTokens = new Option<int>("--new-tokens") { Description = "New tokens per row (with --generate).", DefaultValueFactory = _ => 64 };
         var json = new Option<string?>("--json") { Description = "Append the result as one JSON line to this file." };
         var nf4 = new Option<bool>("--nf4-dequant") { Description = "Measure NF4 dequantization bandwidth over the shape's linear weights (fused kernel and tensor ops), and check the kernel is bit-identical." };
+        var profile = new Option<bool>("--profile") { Description = "Also split each timed step into phases (forward, loss, backward, optimizer) with CUDA events, and time one decoder layer's parts alone (CUDA only)." };
+        var lossChunk = new Option<int>("--loss-chunk") { Description = "Positions per chunk of the chunked cross-entropy.", DefaultValueFactory = _ => 1024 };
+        var tf32 = new Option<string>("--tf32") { Description = "TF32 tensor cores for fp32 matmuls (LoRA's fp32 adapters): on or off; the trainer uses on for CUDA.", DefaultValueFactory = _ => "on" };
         var command = new Command("bench", "Measure training-step or decoding speed and memory on random weights (nothing is downloaded).");
-        foreach (var o in new Option[] { shape, method, r, alpha, targets, batch, seq, steps, warmup, ckpt, device, dtype, generate, promptLen, newTokens, json, nf4 })
+        foreach (var o in new Option[] { shape, method, r, alpha, targets, batch, seq, steps, warmup, ckpt, device, dtype, generate, promptLen, newTokens, json, nf4, profile, lossChunk, tf32 })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -49,7 +52,11 @@ internal static class BenchCommand
             var settings = new BenchSettings(parse.GetValue(shape)!, m, parse.GetValue(r), parse.GetValue(alpha),
                 parse.GetValue(targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(steps), parse.GetValue(warmup), c == "on",
-                parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(generate), parse.GetValue(promptLen), parse.GetValue(newTokens));
+                parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(generate), parse.GetValue(promptLen), parse.GetValue(newTokens),
+                LossChunk: parse.GetValue(lossChunk), Profile: parse.GetValue(profile), Tf32: parse.GetValue(tf32) switch
+                {
+                    "on" => true, "off" => false, var v => throw new FinQLoraException($"--tf32 {v}: expected on or off"),
+                });
             var result = TrainingBenchmark.Run(settings, msg => Console.Error.WriteLine(msg));
             var line = JsonSerializer.Serialize(result, BenchJson.Options);
             Console.WriteLine(line);

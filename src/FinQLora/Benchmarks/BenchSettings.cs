@@ -6,7 +6,7 @@ namespace FinQLora.Benchmarks;
 public sealed record BenchSettings(
     string Shape, string Method, int LoraR, double LoraAlpha, IReadOnlyList<string> Targets,
     int Batch, int Seq, int Steps, int Warmup, bool GradientCheckpointing, string Device, string DType,
-    bool Generate = false, int PromptLen = 512, int NewTokens = 64, int LossChunk = 1024, long Seed = 0)
+    bool Generate = false, int PromptLen = 512, int NewTokens = 64, int LossChunk = 1024, long Seed = 0, bool Profile = false, bool Tf32 = false)
 {
     public LlamaConfig ResolveShape() => ModelShapes.Resolve(Shape);
 }
@@ -37,6 +37,10 @@ public sealed record BenchResult
     public double? Mfu { get; init; }
     public string Device { get; init; } = "";
     public string? Note { get; init; }
+    /// <summary>With --profile: median GPU and host milliseconds per phase of a step (forward, loss, backward, optimizer).</summary>
+    public IReadOnlyList<PhaseTime>? Phases { get; init; }
+    /// <summary>With --profile: one decoder layer's parts timed alone (see <see cref="LayerProfile"/>).</summary>
+    public IReadOnlyList<PhaseTime>? LayerProfile { get; init; }
 }
 
 /// <summary>JSON options for bench results: snake_case names, nulls left out.</summary>

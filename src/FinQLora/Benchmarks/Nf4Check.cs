@@ -32,8 +32,10 @@ public static class Nf4Check
                 }
             }
         }
-        foreach (bool kernel in device.type == TorchSharp.DeviceType.CUDA ? new[] { true, false } : new[] { false })
-            yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: kernel), BenchJson.Options);
+        if (device.type == TorchSharp.DeviceType.CUDA)
+            foreach (var layout in new[] { Nf4KernelLayout.Chunks, Nf4KernelLayout.Words })
+                yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: true, layout: layout), BenchJson.Options);
+        yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: false), BenchJson.Options);
         yield return JsonSerializer.Serialize(Nf4Memory.Estimate(shape), BenchJson.Options);
     }
 }

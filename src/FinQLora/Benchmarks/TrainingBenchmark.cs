@@ -21,7 +21,13 @@ public static class TrainingBenchmark
         var device = DeviceSpec.Parse(s.Device);
         var dtype = DeviceSpec.ParseDType(s.DType);
         bool cudaDev = device.type == TorchSharp.DeviceType.CUDA;
-        if (cudaDev) { using var warm = ones(1, device: device); cuda.synchronize(); }
+        if (cudaDev)
+        {
+            using var warm = ones(1, device: device);
+            cuda.synchronize();
+            // LoRA's fp32 matmuls (and full fine-tuning's none) may use TF32 tensor cores, as the trainer does on CUDA
+            backends.cuda.matmul.allow_tf32 = s.Tf32;
+        }
         long baseline = cudaDev ? CudaDriver.DeviceMemoryUsedBytes() : 0;
         string quantize = s.Method == "qlora" ? "nf4" : "none";
         log?.Invoke($"building {s.Shape} with random weights ({s.Method}, {dtype}, {device})");
@@ -50,24 +56,34 @@ public static class TrainingBenchmark
         long totalCount = ParameterCount(model, config);
         using var optimizer = optim.AdamW(trainable, lr: 1e-4, beta1: 0.9, beta2: 0.999);   // torch.optim.AdamW defaults (TorchSharp's factory defaults beta2 to 0.99)
         var times = new List<double>();
+        var phases = new List<IReadOnlyList<PhaseTime>>();
+        bool profile = s.Profile && cudaDev;
         for (int step = 0; step < s.Warmup + s.Steps; step++)
         {
             using var scope = NewDisposeScope();
             Runtime.Seeding.SeedAll(s.Seed + 1 + step);
             var ids = randint(0, config.VocabSize, [s.Batch, s.Seq], ScalarType.Int64, device);
             if (cudaDev) cuda.synchronize();
+            using var timer = profile ? new PhaseTimer() : null;
+            timer?.Start();
             var clock = Stopwatch.StartNew();
-            var loss = CausalLmLoss.Compute(model, ids, ids, null, null, s.GradientCheckpointing, step, s.LossChunk);
+            var loss = CausalLmLoss.Compute(model, ids, ids, null, null, s.GradientCheckpointing, step, s.LossChunk, timer is null ? null : timer.Mark);
             (loss.Sum / Math.Max(1, loss.Tokens)).backward();
+            AutogradHandoff.Release();
+            timer?.Mark("backward");
             optimizer.step();
             optimizer.zero_grad();
+            timer?.Mark("optimizer");
             if (cudaDev) cuda.synchronize();
             if (step >= s.Warmup) times.Add(clock.Elapsed.TotalSeconds);
+            if (step >= s.Warmup && timer is not null) phases.Add(timer.Finish());
             log?.Invoke($"step {step + 1}/{s.Warmup + s.Steps}: {clock.Elapsed.TotalMilliseconds:F1} ms{(step < s.Warmup ? " (warm-up)" : "")}");
         }
         double median = Median(times);
         double tokensPerS = s.Batch * s.Seq / median;
         long peak = cudaDev ? CudaDriver.DeviceMemoryUsedBytes() - baseline : 0;
+        var pool = cudaDev ? GpuMemory.Read(device.index < 0 ? 0 : device.index) : null;
+        var layerProfile = profile ? Benchmarks.LayerProfile.Run(model, s, device, dtype) : null;
         // 6N per token for full fine-tuning (forward 2N, backward 4N), 4N without weight gradients; plus attention 12·L·d·s.
         double flopsPerToken = (s.Method == "full" ? 6.0 : 4.0) * totalCount + 12.0 * config.NumHiddenLayers * config.HiddenSize * s.Seq;
         return new BenchResult
@@ -75,12 +91,18 @@ public static class TrainingBenchmark
             Method = s.Method, Shape = s.Shape, Batch = s.Batch, Seq = s.Seq, GradCkpt = s.GradientCheckpointing ? "on" : "off",
             LoraR = s.Method == "full" ? null : s.LoraR, Targets = s.Method == "full" ? null : string.Join(",", s.Targets),
             StepTimeMs = median * 1000, TokensPerS = tokensPerS,
-            PeakReservedGib = cudaDev ? peak / (double)(1L << 30) : null, ResidentGib = resident / (double)(1L << 30),
+            PeakReservedGib = cudaDev ? pool?.PeakReservedBytes is { } r ? GpuMemory.Gib(r) : peak / (double)(1L << 30) : null,
+            PeakAllocatedGib = pool?.PeakAllocatedBytes is { } a ? GpuMemory.Gib(a) : null,
+            ResidentGib = resident / (double)(1L << 30),
             TrainableParams = trainableCount, TotalParams = totalCount,
             StorageBytes = s.Method == "full" ? totalCount * 2 : trainableCount * 2,
             Mfu = cudaDev ? tokensPerS * flopsPerToken / PeakFlops(dtype) : null,
             Device = DeviceName(device),
-            Note = cudaDev ? "memory: device memory held by the process above its pre-model baseline, from the CUDA driver (≈ peak reserved)" : null,
+            Note = !cudaDev ? null : pool?.PeakAllocatedBytes is not null
+                ? "memory: peak allocated and reserved of the stream-ordered allocator (PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync)"
+                : "memory: device memory held by the process above its pre-model baseline, from the CUDA driver (≈ peak reserved)",
+            Phases = phases.Count == 0 ? null : phases[0].Select((p, i) => new PhaseTime(p.Phase, MedianOf(phases.Select(x => x[i].GpuMs)), MedianOf(phases.Select(x => x[i].HostMs)))).ToList(),
+            LayerProfile = layerProfile,
         };
     }
 
@@ -125,6 +147,8 @@ public static class TrainingBenchmark
 
     private static string DeviceName(Device device) =>
         device.type == TorchSharp.DeviceType.CUDA && CudaDriver.TryInit(out _) ? CudaDriver.Devices()[device.index < 0 ? 0 : device.index].Name : "cpu";
+
+    private static double MedianOf(IEnumerable<double> xs) => Median(xs.ToList());
 
     private static double Median(List<double> xs)
     {

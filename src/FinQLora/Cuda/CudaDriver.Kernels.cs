@@ -126,4 +126,25 @@ public static partial class CudaDriver
             cuEventDestroy(_end);
         }
     }
+
+    /// <summary>One CUDA event on the default stream (timing marks between GPU work).</summary>
+    public sealed class Event : IDisposable
+    {
+        private readonly IntPtr _ev;
+
+        public Event() => Check(cuEventCreate(out _ev, 0), "cuEventCreate");
+
+        /// <summary>Records the event after the work enqueued so far on the default stream.</summary>
+        public void Record() => Check(cuEventRecord(_ev, DefaultStream), "cuEventRecord");
+
+        /// <summary>Milliseconds of GPU time from <paramref name="start"/> to <paramref name="end"/> (waits for <paramref name="end"/>).</summary>
+        public static float ElapsedMs(Event start, Event end)
+        {
+            Check(cuEventSynchronize(end._ev), "cuEventSynchronize");
+            Check(cuEventElapsedTime(out var ms, start._ev, end._ev), "cuEventElapsedTime");
+            return ms;
+        }
+
+        public void Dispose() => cuEventDestroy(_ev);
+    }
 }

@@ -257,30 +257,27 @@ public static class Nf4Kernel
         Launch(ForCurrentDevice(s.Device), s, output, layout);
     }
 
+    /// <summary>A state's kernel arguments except the output: worked out once per packed tensor (its buffers do not move).</summary>
+    private sealed record Args(IntPtr Source, IntPtr Packed, IntPtr AbsmaxF, IntPtr AbsmaxQ, IntPtr Absmax2, IntPtr Code8, float Offset,
+        IntPtr Code4, long N, int BlockShift, int NestedShift, Tensor[] Keep);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, Args> ArgsCache = new();
+
     private static void Launch(Compiled k, Nf4State s, Tensor output, Nf4KernelLayout? layoutOverride = null)
     {
         var layout = layoutOverride ?? Layout;
-        if (s.Packed.dtype != ScalarType.Byte || !s.Packed.is_contiguous())
-            throw new FinQLoraException("the NF4 kernel needs the packed weight as contiguous uint8");
         long n = s.NumElements;
         if (n == 0) return;
-        using var scope = NewDisposeScope();
-        var packed = s.Packed;
-        if (DevicePointer.Of(packed) % 16 != 0) packed = packed.clone();   // 128-bit loads need 16-byte alignment
-        bool nested = s.Nested is not null;
-        var absmax = nested ? s.Absmax.contiguous() : s.Absmax.to(ScalarType.Float32).contiguous();
-        IntPtr pPacked = DevicePointer.Of(packed);
-        IntPtr pAbsmaxF = nested ? IntPtr.Zero : DevicePointer.Of(absmax);
-        IntPtr pAbsmaxQ = nested ? DevicePointer.Of(absmax) : IntPtr.Zero;
-        IntPtr pAbsmax2 = nested ? DevicePointer.Of(s.Nested!.Absmax) : IntPtr.Zero;
-        IntPtr pCode8 = nested ? DevicePointer.Of(s.Nested!.Code) : IntPtr.Zero;
-        float offset = nested ? s.Nested!.Offset : 0f;
-        IntPtr pCode4 = DevicePointer.Of(s.QuantType == Bnb4BitType.Nf4 ? k.Nf4Code : k.Fp4Code);
+        if (!ArgsCache.TryGetValue(s.Packed, out var a) || a.Source != DevicePointer.Of(s.Packed) || a.N != n)
+        {
+            a = PrepareArgs(k, s);
+            ArgsCache.AddOrUpdate(s.Packed, a);
+        }
+        IntPtr pPacked = a.Packed, pAbsmaxF = a.AbsmaxF, pAbsmaxQ = a.AbsmaxQ, pAbsmax2 = a.Absmax2, pCode8 = a.Code8, pCode4 = a.Code4;
+        float offset = a.Offset;
+        int blockShift = a.BlockShift, nestedShift = a.NestedShift;
         IntPtr pOut = DevicePointer.Of(output);
         if (pOut % 16 != 0) throw new FinQLoraException("the NF4 kernel's output must be 16-byte aligned");
-        int blockShift = Log2(s.BlockSize);
-        int nestedShift = nested ? Log2(s.Nested!.BlockSize) : 0;
-        if (nested && s.Nested!.Code.numel() != 256) throw new FinQLoraException("the nested quant map must have 256 values");
         long threads = ((n + 1) / 2 + BytesPerThread - 1) / BytesPerThread;
         long grid = (threads + Threads - 1) / Threads;
         if (grid > int.MaxValue) throw new FinQLoraException("tensor too large for the NF4 kernel");
@@ -303,6 +300,41 @@ public static class Nf4Kernel
             CudaDriver.Launch(function, (uint)grid, Threads, CudaDriver.DefaultStream,
                 new ReadOnlySpan<IntPtr>(args, 11));
         }
+    }
+
+    /// <summary>
+    /// The kernel's view of a state: contiguous, 16-byte-aligned packed codes and fp32 (or uint8 nested)
+    /// absmax; copies made for that are kept alive by the cache entry.
+    /// </summary>
+    private static Args PrepareArgs(Compiled k, Nf4State s)
+    {
+        if (s.Packed.dtype != ScalarType.Byte || !s.Packed.is_contiguous())
+            throw new FinQLoraException("the NF4 kernel needs the packed weight as contiguous uint8");
+        var keep = new List<Tensor>();
+        // a copy only where the original does not suit the kernel; the cache entry keeps it alive
+        Tensor Suitable(Tensor t, bool ok, Func<Tensor> copy)
+        {
+            if (ok) return t;
+            var c = copy().DetachFromDisposeScope();
+            keep.Add(c);
+            return c;
+        }
+        var packed = Suitable(s.Packed, DevicePointer.Of(s.Packed) % 16 == 0, () => s.Packed.clone());   // 128-bit loads need 16-byte alignment
+        bool nested = s.Nested is not null;
+        if (nested && s.Nested!.Code.numel() != 256) throw new FinQLoraException("the nested quant map must have 256 values");
+        var absmax = Suitable(s.Absmax, s.Absmax.is_contiguous() && (nested || s.Absmax.dtype == ScalarType.Float32),
+            () => nested ? s.Absmax.contiguous().clone() : s.Absmax.to(ScalarType.Float32).contiguous().clone());
+        var absmax2 = nested ? Suitable(s.Nested!.Absmax, s.Nested!.Absmax.is_contiguous(), () => s.Nested!.Absmax.contiguous().clone()) : null;
+        var code8 = nested ? Suitable(s.Nested!.Code, s.Nested!.Code.is_contiguous(), () => s.Nested!.Code.contiguous().clone()) : null;
+        return new Args(
+            DevicePointer.Of(s.Packed), DevicePointer.Of(packed),
+            nested ? IntPtr.Zero : DevicePointer.Of(absmax),
+            nested ? DevicePointer.Of(absmax) : IntPtr.Zero,
+            nested ? DevicePointer.Of(absmax2!) : IntPtr.Zero,
+            nested ? DevicePointer.Of(code8!) : IntPtr.Zero,
+            nested ? s.Nested!.Offset : 0f,
+            DevicePointer.Of(s.QuantType == Bnb4BitType.Nf4 ? k.Nf4Code : k.Fp4Code),
+            s.NumElements, Log2(s.BlockSize), nested ? Log2(s.Nested!.BlockSize) : 0, keep.ToArray());
     }
 
     private static int Log2(int v)

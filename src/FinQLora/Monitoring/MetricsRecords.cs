@@ -7,10 +7,15 @@ namespace FinQLora.Monitoring;
 /// <c>{"kind":"train","stage":"stage1","step":12,"epoch":0.5,"loss":1.23,"lr":0.0002,"grad_norm":0.8,"tokens_per_s":1234.5,"step_time_s":0.41,"gpu_mem_gib":6.1}</c>.
 /// <see cref="Step"/> counts optimizer steps completed (1 after the first update); <see cref="Epoch"/> is
 /// fractional; <see cref="Loss"/> is the mean per label token over the step's micro-batches;
-/// <see cref="GpuMemGib"/> is null on the CPU; non-finite values are written as null.
+/// <see cref="GpuMemGib"/> is the device memory the process holds (driver's view), null on the CPU;
+/// <see cref="GpuAllocGib"/> (live tensors after the step) and <see cref="GpuPeakAllocGib"/> (highest during
+/// the logging window) are present only under the stream-ordered allocator (<see cref="Cuda.GpuMemory"/>);
+/// non-finite values are written as null.
 /// </summary>
 public sealed record TrainMetrics(
-    string Stage, long Step, double Epoch, double Loss, double Lr, double GradNorm, double TokensPerS, double StepTimeS, double? GpuMemGib)
+    string Stage, long Step, double Epoch, double Loss, double Lr, double GradNorm, double TokensPerS, double StepTimeS, double? GpuMemGib,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? GpuAllocGib = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? GpuPeakAllocGib = null)
 {
     [JsonPropertyOrder(-1)] public string Kind => "train";
 }

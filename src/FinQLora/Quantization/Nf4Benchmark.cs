@@ -15,7 +15,8 @@ public sealed record Nf4BenchmarkResult(
     long BytesPerPass,         // packed + absmax statistics read, output written
     double SecondsPerPass,
     double BandwidthGBps,      // BytesPerPass / SecondsPerPass / 1e9
-    long ResidentBytes);       // the quantized weights held in memory
+    long ResidentBytes,        // the quantized weights held in memory
+    double HostSecondsPerPass = 0);  // the host's time to enqueue one pass (≥ SecondsPerPass: launch-bound)
 
 /// <summary>
 /// Measures 4-bit dequantization over the linear weights of a Llama shape (default: 3.1-8B, 32
@@ -65,14 +66,16 @@ public static class Nf4Benchmark
                     }
             }
 
-            double seconds;
+            double seconds, hostSeconds;
             Sweep();   // warm-up: compiles the kernel, fills the caching allocator
             if (device.type == TorchSharp.DeviceType.CUDA)
             {
                 cuda.synchronize(device);
                 using var timer = new CudaDriver.EventTimer();
                 timer.Start(CudaDriver.DefaultStream);
+                var host = Stopwatch.StartNew();
                 for (int r = 0; r < repeats; r++) Sweep();
+                hostSeconds = host.Elapsed.TotalSeconds / repeats;
                 timer.Stop(CudaDriver.DefaultStream);
                 seconds = timer.ElapsedMs() / 1000.0 / repeats;
             }
@@ -80,13 +83,13 @@ public static class Nf4Benchmark
             {
                 var sw = Stopwatch.StartNew();
                 for (int r = 0; r < repeats; r++) Sweep();
-                seconds = sw.Elapsed.TotalSeconds / repeats;
+                seconds = hostSeconds = sw.Elapsed.TotalSeconds / repeats;
             }
             foreach (var o in outputs) o.Dispose();
             long resident = states.Sum(s => s.ResidentBytes) * nLayers;
             var path = kernel ? "kernel-" + (layout ?? Nf4Kernel.Layout).ToString().ToLowerInvariant() : "tensor-ops";
             return new Nf4BenchmarkResult(path, device.ToString(), nLayers, repeats, elements,
-                read + written, seconds, (read + written) / seconds / 1e9, resident);
+                read + written, seconds, (read + written) / seconds / 1e9, resident, hostSeconds);
         }
         finally
         {

@@ -99,7 +99,8 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
             using var _ = no_grad();
             using var w = layer.DequantizedWeight();               // [out, in]
             var gradInput = gradOutput.matmul(w);                  // [..., out] @ [out, in] -> [..., in]
-            return [gradInput, null!];
+            gradOutput.Dispose();                                  // TorchSharp's wrapper (see AutogradHandoff)
+            return Training.AutogradHandoff.Return(gradInput, null);
         }
     }
 }

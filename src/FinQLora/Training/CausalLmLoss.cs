@@ -20,8 +20,9 @@ public static class CausalLmLoss
     /// <param name="labels">[b, s] int64, -100 where no loss</param>
     /// <param name="positions">[b, s] int64 (restart at 0 per packed sequence), or null for 0..s-1</param>
     /// <param name="segments">[b, s] int64 packed-sequence ids (attention stays inside a segment), or null</param>
+    /// <param name="mark">called with "forward" when the hidden states are enqueued and "loss" after the loss (phase timing), or null</param>
     public static LossResult Compute(LlamaForCausalLM model, Tensor ids, Tensor labels, Tensor? positions, Tensor? segments,
-        bool gradientCheckpointing, long seed, int chunk = 1024)
+        bool gradientCheckpointing, long seed, int chunk = 1024, Action<string>? mark = null)
     {
         using var scope = NewDisposeScope();
         long b = ids.shape[0], s = ids.shape[1];
@@ -40,6 +41,7 @@ public static class CausalLmLoss
         else
             Runtime.Seeding.SeedAll(seed);
         var hidden = model.model.Forward(ids, positions, mask, null, runLayer);                          // [b, s, d]
+        mark?.Invoke("forward");
         long d = hidden.shape[2];
         var target = labels.narrow(1, 1, s - 1).reshape(-1);                                              // [b*(s-1)]
         var keep = target.ne(IgnoreIndex).nonzero().squeeze(1);                                          // [n]
@@ -47,6 +49,7 @@ public static class CausalLmLoss
         if (n == 0) return new LossResult(zeros(1, ScalarType.Float32, ids.device).squeeze(0).MoveToOuterDisposeScope(), 0);
         var h = hidden.narrow(1, 0, s - 1).reshape(-1, d).index_select(0, keep);                           // [n, d]
         var loss = ChunkedCrossEntropy.Sum(h, model.HeadWeight, target.index_select(0, keep), chunk);
+        mark?.Invoke("loss");
         return new LossResult(loss.MoveToOuterDisposeScope(), n);
     }
 }

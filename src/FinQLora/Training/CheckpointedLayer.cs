@@ -49,8 +49,11 @@ public sealed class CheckpointedLayer : autograd.SingleTensorFunction<Checkpoint
             var y = layer.Forward(input, attention);
             var trainable = layer.parameters().Where(p => p.requires_grad).Cast<Tensor>().ToList();
             autograd.backward([y], [gradOutput], inputs: [input, .. trainable]);
+            AutogradHandoff.Release();   // the gradients the layer's own custom functions returned
         }
+        var grad = input.grad!;
+        AutogradHandoff.Dispose([.. saved, gradOutput]);
         // one entry per argument of apply (x, layer, ctx, seed); null = no gradient
-        return [input.grad!.MoveToOuterDisposeScope(), null!, null!, null!];
+        return AutogradHandoff.Return(grad, null, null, null);
     }
 }

@@ -41,6 +41,7 @@ public sealed class ChunkedCrossEntropy : autograd.SingleTensorFunction<ChunkedC
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         Tensor hidden = saved[0], weight = saved[1], labels = saved[2];
         int chunk = (int)ctx.get_data("chunk");
@@ -49,6 +50,7 @@ public sealed class ChunkedCrossEntropy : autograd.SingleTensorFunction<ChunkedC
         var gradHidden = empty_like(hidden);
         var gradWeight = wantWeight ? zeros(weight.shape, ScalarType.Float32, weight.device) : null;
         var g = gradOutput.to(ScalarType.Float32);
+        gradOutput.Dispose();
         for (long start = 0; start < n; start += chunk)
         {
             using var step = NewDisposeScope();
@@ -63,6 +65,8 @@ public sealed class ChunkedCrossEntropy : autograd.SingleTensorFunction<ChunkedC
             if (gradWeight is not null) gradWeight.add_(d.t().matmul(h).to(ScalarType.Float32));              // [v, d]
         }
         // one entry per argument of apply (hidden, weight, labels, chunk); null = no gradient
-        return [gradHidden, gradWeight?.to(weight.dtype)!, null!, null!];
+        var gradWeightOut = gradWeight?.to(weight.dtype);
+        AutogradHandoff.Dispose(saved);
+        return AutogradHandoff.Return(gradHidden, gradWeightOut, null, null);
     }
 }

@@ -147,6 +147,7 @@ public static class Trainer
                     var microLoss = CausalLmLoss.Compute(model, ids, labels, positions, segments, t.GradCheckpointing, RngSeeds.ForMicroBatch(t.Seed, step, m * dist.WorldSize + dist.Rank), t.LossChunkSize);
                     // scaled so that, summed over micro-batches and averaged over ranks, the gradient is that of the mean over the step's label tokens
                     (microLoss.Sum * (dist.WorldSize / Math.Max(1.0, stepTokens))).backward();
+                    AutogradHandoff.Release();
                     lossSum += microLoss.Sum.item<float>();
                     tokensSinceLog += b.InputIds.LongLength;
                 }
@@ -175,8 +176,12 @@ public static class Trainer
             if (dist.IsMain && (step % Math.Max(1, cfg.Logging.EverySteps) == 0 || step == total))
             {
                 double elapsed = clock.Elapsed.TotalSeconds;
+                var mem = GpuMemoryNow(device);
                 sinks.Train(new TrainMetrics(cfg.Stage, step, epoch + index / (double)Math.Max(1, batches.Count), loss, optimizer.Lr, gradNorm,
-                    tokensSinceLog * dist.WorldSize / Math.Max(1e-9, elapsed), stepClock.Elapsed.TotalSeconds, GpuMemoryGib(device)));
+                    tokensSinceLog * dist.WorldSize / Math.Max(1e-9, elapsed), stepClock.Elapsed.TotalSeconds,
+                    mem is null ? null : GpuMemory.Gib(mem.HeldBytes), mem?.AllocatedBytes is { } a ? GpuMemory.Gib(a) : null,
+                    mem?.PeakAllocatedBytes is { } pk ? GpuMemory.Gib(pk) : null));
+                if (mem is not null) GpuMemory.ResetPeak(device.index < 0 ? 0 : device.index);
                 clock.Restart();
                 tokensSinceLog = 0;
             }
@@ -273,6 +278,6 @@ public static class Trainer
         return t.cpu().item<float>();
     }
 
-    private static double? GpuMemoryGib(Device device) =>
-        device.type == TorchSharp.DeviceType.CUDA ? CudaDriver.DeviceMemoryUsedBytes() / (double)(1L << 30) : null;
+    private static GpuMemorySnapshot? GpuMemoryNow(Device device) =>
+        device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.Read(device.index < 0 ? 0 : device.index) : null;
 }
