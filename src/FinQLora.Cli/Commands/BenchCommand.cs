@@ -29,11 +29,22 @@ internal static class BenchCommand
         var profile = new Option<bool>("--profile") { Description = "Also split each timed step into phases (forward, loss, backward, optimizer) with CUDA events, and time one decoder layer's parts alone (CUDA only)." };
         var lossChunk = new Option<int>("--loss-chunk") { Description = "Positions per chunk of the chunked cross-entropy.", DefaultValueFactory = _ => 1024 };
         var tf32 = new Option<string>("--tf32") { Description = "TF32 tensor cores for fp32 matmuls (LoRA's fp32 adapters): on or off; the trainer uses on for CUDA.", DefaultValueFactory = _ => "on" };
+        var checkKernels = new Option<bool>("--check-kernels") { Description = "Compare the fused CUDA kernels (RMSNorm, RoPE) with the tensor-ops path, forward and backward, and print the differences (CUDA)." };
         var command = new Command("bench", "Measure training-step or decoding speed and memory on random weights (nothing is downloaded).");
-        foreach (var o in new Option[] { shape, method, r, alpha, targets, batch, seq, steps, warmup, ckpt, device, dtype, generate, promptLen, newTokens, json, nf4, profile, lossChunk, tf32 })
+        foreach (var o in new Option[] { shape, method, r, alpha, targets, batch, seq, steps, warmup, ckpt, device, dtype, generate, promptLen, newTokens, json, nf4, profile, lossChunk, tf32, checkKernels })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
+            if (parse.GetValue(checkKernels))
+            {
+                foreach (var r in FusedCheck.Run(Model.DeviceSpec.Parse(parse.GetValue(device)!)))
+                {
+                    var check = FusedCheck.ToJson(r);
+                    Console.WriteLine(check);
+                    if (parse.GetValue(json) is { } p) File.AppendAllText(p, check + Environment.NewLine);
+                }
+                return 0;
+            }
             if (parse.GetValue(nf4))
             {
                 var dev = Model.DeviceSpec.Parse(parse.GetValue(device)!);

@@ -41,6 +41,7 @@ public static class LayerProfile
         using (no_grad())
         {
             Time(rows, "rmsnorm", () => layer.input_layernorm.call(x));
+            Time(rows, "rmsnorm, tensor ops", () => RmsNorm.WithOps(x, layer.input_layernorm.weight, c.RmsNormEps));
             foreach (var (name, proj, input) in new (string, nn.Module<Tensor, Tensor>, Tensor)[]
                      {
                          ("q_proj", attn.q_proj, x), ("k_proj", attn.k_proj, x), ("v_proj", attn.v_proj, x), ("o_proj", attn.o_proj, attnOut),
@@ -51,8 +52,10 @@ public static class LayerProfile
                 if (proj is LoraLinear { Adapters.Count: > 0 } lora) Time(rows, name + " base only", () => lora.base_layer.call(input));
                 if (proj is LoraLinear { base_layer: Nf4Linear nf4 }) Time(rows, name + " dequantize", () => Nf4.Dequantize(nf4.State, dtype));
             }
-            Time(rows, "rope (q)", () => RotaryEmbedding.Apply(q, cos, sin));
-            Time(rows, "rope (k)", () => RotaryEmbedding.Apply(k, cos, sin));
+            var qHeads = q.transpose(1, 2).contiguous();                                                     // [b, s, h, d_h]
+            Time(rows, "rope (q)", () => RotaryEmbedding.ApplyToHeads(qHeads, cos, sin));
+            Time(rows, "rope (q), tensor ops", () => RotaryEmbedding.Apply(q, cos, sin));
+            Time(rows, "rope (k), tensor ops", () => RotaryEmbedding.Apply(k, cos, sin));
             Time(rows, "repeat_kv (k)", () => k.unsqueeze(2).expand(s.Batch, c.NumKeyValueHeads, nRep, s.Seq, c.HeadDim).reshape(s.Batch, c.NumAttentionHeads, s.Seq, c.HeadDim));
             Time(rows, "sdpa (causal)", () => nn.functional.scaled_dot_product_attention(q, kRep, kRep, null, 0.0, true));
             Time(rows, "silu(gate) * up", () => nn.functional.silu(hidden) * hidden);
@@ -70,7 +73,7 @@ public static class LayerProfile
         Time(rows, "layer forward+backward, recomputed", () =>
         {
             var input = x.detach().requires_grad_(true);
-            CheckpointedLayer.Run(layer, input, ctx, 0).backward([g]);
+            CheckpointedLayers.Run([layer], input, ctx, 0).backward([g]);
             AutogradHandoff.Release();
             return input.grad!;
         });

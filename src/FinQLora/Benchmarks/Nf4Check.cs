@@ -25,15 +25,18 @@ public static class Nf4Check
                 var state = Nf4.Quantize(normal(0, 0.02, s, ScalarType.BFloat16, device));
                 foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float32 })
                 {
-                    var kernel = Nf4Kernel.Dequantize(state, dtype);
                     var ops = Nf4.DequantizeWithOps(state, dtype);
-                    bool equal = kernel.eq(ops).all().item<bool>();
-                    yield return JsonSerializer.Serialize(new { check = "kernel_equals_ops", shape = s, dtype = dtype.ToString(), bitwise_equal = equal });
+                    foreach (var layout in Enum.GetValues<Nf4KernelLayout>())
+                    {
+                        var kernel = Nf4Kernel.Dequantize(state, dtype, layout);
+                        bool equal = kernel.eq(ops).all().item<bool>();
+                        yield return JsonSerializer.Serialize(new { check = "kernel_equals_ops", shape = s, dtype = dtype.ToString(), layout = layout.ToString(), bitwise_equal = equal });
+                    }
                 }
             }
         }
         if (device.type == TorchSharp.DeviceType.CUDA)
-            foreach (var layout in new[] { Nf4KernelLayout.Chunks, Nf4KernelLayout.Words })
+            foreach (var layout in new[] { Nf4KernelLayout.Chunks, Nf4KernelLayout.Words, Nf4KernelLayout.Words8 })
                 yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: true, layout: layout), BenchJson.Options);
         yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: false), BenchJson.Options);
         yield return JsonSerializer.Serialize(Nf4Memory.Estimate(shape), BenchJson.Options);

@@ -33,7 +33,8 @@ public static class TrainingBenchmark
         log?.Invoke($"building {s.Shape} with random weights ({s.Method}, {dtype}, {device})");
         using var model = LlamaBuilder.Random(config, new ModelLoadOptions(device, dtype, quantize, s.Seed));
         if (cudaDev) cuda.synchronize();
-        long resident = cudaDev ? CudaDriver.DeviceMemoryUsedBytes() - baseline : 0;
+        // the model's memory: allocated bytes under the stream-ordered allocator, else what the process holds (incl. cached temporaries)
+        long resident = !cudaDev ? 0 : GpuMemory.Read(device.index < 0 ? 0 : device.index).AllocatedBytes ?? CudaDriver.DeviceMemoryUsedBytes() - baseline;
         return s.Generate ? Decode(s, model, config, device, baseline, resident, log) : Train(s, model, config, device, dtype, baseline, resident, log);
     }
 

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace FinQLora.Cuda;
 
 /// <summary>How the NF4 kernel's threads map to bytes (see <see cref="Nf4Kernel.Layout"/>).</summary>
-public enum Nf4KernelLayout { Chunks, Words }
+public enum Nf4KernelLayout { Chunks, Words, Words8 }
 
 /// <summary>
 /// Fused 4-bit dequantization on CUDA: one pass reads the packed codes (16 bytes per thread,
@@ -107,9 +107,10 @@ public static class Nf4Kernel
             }
         }
 
-        // Layout "words": a warp covers 512 packed bytes; in step k lane l takes word k*32+l, so every
+        // Layout "words": a warp covers K*128 packed bytes; in step k lane l takes word k*32+l, so every
         // load (128 B per warp) and every 16-byte store (512 B per warp) is contiguous across the warp.
-        template <bool BF16>
+        // All K loads (and their absmax) are issued before any store, to keep K loads in flight per thread.
+        template <bool BF16, int K>
         __device__ __forceinline__ void dequant_words(
             const u8* __restrict__ packed, const float* __restrict__ absmax_f32, const u8* __restrict__ absmax_q,
             const float* __restrict__ absmax2, const float* __restrict__ code8, float offset,
@@ -122,34 +123,45 @@ public static class Nf4Kernel
             __syncthreads();
 
             const long long nbytes = (n + 1) / 2;
-            const long long warp_base = (((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5) * 512;
+            // grid-stride over warp tiles of K*128 bytes: a bounded grid amortizes each block's table set-up
             const int lane = threadIdx.x & 31;
+            const long long warps = ((long long)gridDim.x * blockDim.x) >> 5;
+            for (long long tile = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5; tile * 128LL * K < nbytes; tile += warps) {
+            const long long warp_base = tile * (128LL * K);
+            u32 w[K];
+            float a[K];
             #pragma unroll
-            for (int k = 0; k < 4; k++) {
+            for (int k = 0; k < K; k++) {
+                const long long b = warp_base + 4 * (k * 32 + lane);
+                w[k] = 0; a[k] = 0.f;
+                if (b < nbytes) {
+                    const long long blk = (2 * b) >> block_shift;   // a word's 8 values never straddle a block
+                    if (absmax_q != 0) a[k] = __fadd_rn(__fmul_rn(map8[absmax_q[blk]], __ldg(&absmax2[blk >> nested_shift])), offset);
+                    else a[k] = __ldg(&absmax_f32[blk]);
+                    if (b + 4 <= nbytes) w[k] = __ldg(reinterpret_cast<const u32*>(packed + b));
+                }
+            }
+            #pragma unroll
+            for (int k = 0; k < K; k++) {
                 const long long b = warp_base + 4 * (k * 32 + lane);
                 if (b >= nbytes) break;
                 const long long e = 2 * b;
-                const long long blk = e >> block_shift;   // a word's 8 values never straddle a block
-                float a;
-                if (absmax_q != 0) a = __fadd_rn(__fmul_rn(map8[absmax_q[blk]], __ldg(&absmax2[blk >> nested_shift])), offset);
-                else a = __ldg(&absmax_f32[blk]);
                 if (e + 8 <= n) {
-                    const u32 w = __ldg(reinterpret_cast<const u32*>(packed + b));
                     if (BF16) {
                         u32 r[4];
                         #pragma unroll
                         for (int j = 0; j < 4; j++) {
-                            const u32 q = (w >> (8 * j)) & 0xffu;
-                            r[j] = bf16_bits(__fmul_rn(lut[q >> 4], a)) | (bf16_bits(__fmul_rn(lut[q & 15u], a)) << 16);
+                            const u32 q = (w[k] >> (8 * j)) & 0xffu;
+                            r[j] = bf16_bits(__fmul_rn(lut[q >> 4], a[k])) | (bf16_bits(__fmul_rn(lut[q & 15u], a[k])) << 16);
                         }
                         *reinterpret_cast<uint4*>(reinterpret_cast<unsigned short*>(out) + e) = u4(r[0], r[1], r[2], r[3]);
                     } else {
                         float v[8];
                         #pragma unroll
                         for (int j = 0; j < 4; j++) {
-                            const u32 q = (w >> (8 * j)) & 0xffu;
-                            v[2 * j] = __fmul_rn(lut[q >> 4], a);
-                            v[2 * j + 1] = __fmul_rn(lut[q & 15u], a);
+                            const u32 q = (w[k] >> (8 * j)) & 0xffu;
+                            v[2 * j] = __fmul_rn(lut[q >> 4], a[k]);
+                            v[2 * j + 1] = __fmul_rn(lut[q & 15u], a[k]);
                         }
                         float4* o = reinterpret_cast<float4*>(reinterpret_cast<float*>(out) + e);
                         o[0] = f4(v[0], v[1], v[2], v[3]);
@@ -159,7 +171,7 @@ public static class Nf4Kernel
                     for (long long i = b; i < nbytes && i < b + 4; i++) {
                         const u32 q = packed[i];
                         const long long x = 2 * i;
-                        const float hi = __fmul_rn(lut[q >> 4], a), lo = __fmul_rn(lut[q & 15u], a);
+                        const float hi = __fmul_rn(lut[q >> 4], a[k]), lo = __fmul_rn(lut[q & 15u], a[k]);
                         if (BF16) {
                             unsigned short* o = reinterpret_cast<unsigned short*>(out);
                             o[x] = (unsigned short)bf16_bits(hi);
@@ -171,6 +183,7 @@ public static class Nf4Kernel
                         }
                     }
                 }
+            }
             }
         }
 
@@ -187,15 +200,25 @@ public static class Nf4Kernel
         extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16_words(
             const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
             float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
-        { dequant_words<true>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+        { dequant_words<true, 4>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
 
         extern "C" __global__ void __launch_bounds__(256) nf4_dequant_f32_words(
             const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
             float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
-        { dequant_words<false>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+        { dequant_words<false, 4>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+
+        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16_words8(
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
+        { dequant_words<true, 8>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+
+        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_f32_words8(
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
+        { dequant_words<false, 8>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
         """;
 
-    private sealed record Compiled(IntPtr Module, IntPtr Bf16, IntPtr F32, IntPtr Bf16Words, IntPtr F32Words, Tensor Nf4Code, Tensor Fp4Code);
+    private sealed record Compiled(IntPtr Module, IntPtr Bf16, IntPtr F32, IntPtr Bf16Words, IntPtr F32Words, IntPtr Bf16Words8, IntPtr F32Words8, Tensor Nf4Code, Tensor Fp4Code, int SmCount);
 
     /// <summary>
     /// How threads map to bytes. <see cref="Nf4KernelLayout.Chunks"/>: each thread one 128-bit load of
@@ -204,7 +227,12 @@ public static class Nf4Kernel
     /// same bits; the benchmark measures both. Default from FINQLORA_NF4_KERNEL_LAYOUT (chunks|words).
     /// </summary>
     public static Nf4KernelLayout Layout { get; set; } =
-        Environment.GetEnvironmentVariable("FINQLORA_NF4_KERNEL_LAYOUT") == "words" ? Nf4KernelLayout.Words : Nf4KernelLayout.Chunks;
+        Environment.GetEnvironmentVariable("FINQLORA_NF4_KERNEL_LAYOUT") switch
+        {
+            "chunks" => Nf4KernelLayout.Chunks,
+            "words8" => Nf4KernelLayout.Words8,
+            _ => Nf4KernelLayout.Words,
+        };
 
     private static readonly ConcurrentDictionary<int, Compiled> Modules = new();
     private static readonly object Gate = new();
@@ -278,8 +306,10 @@ public static class Nf4Kernel
         int blockShift = a.BlockShift, nestedShift = a.NestedShift;
         IntPtr pOut = DevicePointer.Of(output);
         if (pOut % 16 != 0) throw new FinQLoraException("the NF4 kernel's output must be 16-byte aligned");
-        long threads = ((n + 1) / 2 + BytesPerThread - 1) / BytesPerThread;
+        int bytesPerThread = layout == Nf4KernelLayout.Words8 ? 2 * BytesPerThread : BytesPerThread;
+        long threads = ((n + 1) / 2 + bytesPerThread - 1) / bytesPerThread;
         long grid = (threads + Threads - 1) / Threads;
+        if (layout != Nf4KernelLayout.Chunks) grid = Math.Min(grid, (long)k.SmCount * 16);   // grid-stride kernels
         if (grid > int.MaxValue) throw new FinQLoraException("tensor too large for the NF4 kernel");
         unsafe
         {
@@ -296,7 +326,12 @@ public static class Nf4Kernel
             args[9] = (IntPtr)(&blockShift);
             args[10] = (IntPtr)(&nestedShift);
             bool bf16 = output.dtype == ScalarType.BFloat16;
-            var function = layout == Nf4KernelLayout.Words ? (bf16 ? k.Bf16Words : k.F32Words) : (bf16 ? k.Bf16 : k.F32);
+            var function = layout switch
+            {
+                Nf4KernelLayout.Words => bf16 ? k.Bf16Words : k.F32Words,
+                Nf4KernelLayout.Words8 => bf16 ? k.Bf16Words8 : k.F32Words8,
+                _ => bf16 ? k.Bf16 : k.F32,
+            };
             CudaDriver.Launch(function, (uint)grid, Threads, CudaDriver.DefaultStream,
                 new ReadOnlySpan<IntPtr>(args, 11));
         }
@@ -364,7 +399,9 @@ public static class Nf4Kernel
             nf4.DetachFromDisposeScope();
             fp4.DetachFromDisposeScope();
             k = new Compiled(module, CudaDriver.GetFunction(module, "nf4_dequant_bf16"), CudaDriver.GetFunction(module, "nf4_dequant_f32"),
-                CudaDriver.GetFunction(module, "nf4_dequant_bf16_words"), CudaDriver.GetFunction(module, "nf4_dequant_f32_words"), nf4, fp4);
+                CudaDriver.GetFunction(module, "nf4_dequant_bf16_words"), CudaDriver.GetFunction(module, "nf4_dequant_f32_words"),
+                CudaDriver.GetFunction(module, "nf4_dequant_bf16_words8"), CudaDriver.GetFunction(module, "nf4_dequant_f32_words8"), nf4, fp4,
+                CudaDriver.Devices()[ordinal].SmCount);
             Modules[ordinal] = k;
             return k;
         }

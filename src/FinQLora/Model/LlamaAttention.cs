@@ -26,11 +26,9 @@ public sealed class LlamaAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], s = x.shape[1];
-        var q = q_proj.call(x).view(b, s, _heads, _headDim).transpose(1, 2);     // [b, h, s, d_h]
-        var k = k_proj.call(x).view(b, s, _kvHeads, _headDim).transpose(1, 2);   // [b, h_kv, s, d_h]
-        var v = v_proj.call(x).view(b, s, _kvHeads, _headDim).transpose(1, 2);   // [b, h_kv, s, d_h]
-        q = RotaryEmbedding.Apply(q, ctx.Cos, ctx.Sin);
-        k = RotaryEmbedding.Apply(k, ctx.Cos, ctx.Sin);
+        var q = RotaryEmbedding.ApplyToHeads(q_proj.call(x).view(b, s, _heads, _headDim), ctx.Cos, ctx.Sin).transpose(1, 2);     // [b, h, s, d_h]
+        var k = RotaryEmbedding.ApplyToHeads(k_proj.call(x).view(b, s, _kvHeads, _headDim), ctx.Cos, ctx.Sin).transpose(1, 2);   // [b, h_kv, s, d_h]
+        var v = v_proj.call(x).view(b, s, _kvHeads, _headDim).transpose(1, 2);                                                    // [b, h_kv, s, d_h]
         if (ctx.Cache is not null) (k, v) = ctx.Cache.Append(_layer, k, v);     // [b, h_kv, t, d_h]
         k = RepeatKv(k);                                                          // [b, h, t, d_h]
         v = RepeatKv(v);

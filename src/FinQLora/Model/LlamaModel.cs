@@ -24,18 +24,20 @@ public sealed class LlamaModel : nn.Module
 
     /// <summary>
     /// ids, positionIds: [b, s]; mask: [b, 1, s, t] or null (then causal when there is no cache).
-    /// <paramref name="runLayer"/> lets the trainer wrap each layer (gradient checkpointing).
+    /// <paramref name="runLayers"/> lets the trainer run the layer stack itself (gradient checkpointing).
     /// Returns the final hidden states [b, s, d].
     /// </summary>
     public Tensor Forward(Tensor ids, Tensor positionIds, Tensor? mask, KvCache? cache,
-        Func<LlamaDecoderLayer, Tensor, AttentionContext, Tensor>? runLayer = null)
+        Func<IReadOnlyList<LlamaDecoderLayer>, Tensor, AttentionContext, Tensor>? runLayers = null)
     {
         using var scope = NewDisposeScope();
         var x = embed_tokens.call(ids);                                    // [b, s, d]
         var (cos, sin) = _rope.Compute(positionIds, x.dtype);             // [b, s, d_h]
         var ctx = new AttentionContext(cos, sin, mask, IsCausal: mask is null && (cache is null || cache.Length == 0), cache);
-        foreach (var layer in layers)
-            x = runLayer is null ? layer.Forward(x, ctx) : runLayer(layer, x, ctx);
+        if (runLayers is not null) x = runLayers(layers.ToList(), x, ctx);
+        else
+            foreach (var layer in layers)
+                x = layer.Forward(x, ctx);
         cache?.Advance((int)ids.shape[1]);
         return norm.call(x).MoveToOuterDisposeScope();
     }

@@ -17,12 +17,15 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Cuda.Fused.RmsNorm(x, weight, _eps) ?? WithOps(x, weight, _eps);   // bf16 on CUDA: one kernel
+
+    /// <summary>The tensor-ops computation (CPU, other dtypes, trainable weights; the fused kernel's reference).</summary>
+    public static Tensor WithOps(Tensor x, Tensor weight, double eps)
     {
         using var scope = NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
         var variance = x32.pow(2).mean([-1], keepdim: true);
-        var normed = (x32 * rsqrt(variance + _eps)).to(x.dtype);
+        var normed = (x32 * rsqrt(variance + eps)).to(x.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
 }

@@ -40,17 +40,32 @@ public sealed class RotaryEmbedding : IDisposable
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// x: [b, s, heads, d_h] (the projection's own layout); cos/sin: [b, s, d_h]. Returns [b, s, heads, d_h].
+    /// bf16 on CUDA runs one fused kernel; otherwise the tensor ops of <see cref="Apply"/>, broadcast over heads.
+    /// </summary>
+    public static Tensor ApplyToHeads(Tensor x, Tensor cos, Tensor sin)
+    {
+        if (Cuda.Fused.Rope(x, cos, sin) is { } fused) return fused;
+        using var scope = NewDisposeScope();
+        return Rotate(x, cos.unsqueeze(2), sin.unsqueeze(2)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>x: [b, heads, s, d_h]; cos/sin: [b, s, d_h].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
+        return Rotate(x, cos.unsqueeze(1), sin.unsqueeze(1)).MoveToOuterDisposeScope();   // cos/sin [b, 1, s, d_h]
+    }
+
+    /// <summary>x * cos + rotate_half(x) * sin, with cos/sin already shaped to broadcast against x.</summary>
+    private static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
+    {
         long half = x.shape[^1] / 2;
         var x1 = x.narrow(-1, 0, half);
         var x2 = x.narrow(-1, half, half);
         var rotated = cat([-x2, x1], -1);
-        var c = cos.unsqueeze(1);   // [b, 1, s, d_h]
-        var s = sin.unsqueeze(1);
-        return (x * c + rotated * s).MoveToOuterDisposeScope();
+        return x * cos + rotated * sin;
     }
 
     public void Dispose() => _invFreq.Dispose();

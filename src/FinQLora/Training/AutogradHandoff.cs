@@ -31,6 +31,17 @@ public static class AutogradHandoff
         return grads.ToList()!;
     }
 
+    /// <summary>
+    /// A tensor a custom forward passes to save_for_backward but owns no longer: TorchSharp takes its
+    /// reference only after forward returns, so the wrapper must outlive forward; it is released with the gradients.
+    /// </summary>
+    public static Tensor Keep(Tensor t)
+    {
+        t.DetachFromDisposeScope();
+        Pending.Enqueue(t);
+        return t;
+    }
+
     /// <summary>Disposes the wrappers of every gradient handed to autograd so far (call after backward() returns).</summary>
     public static void Release()
     {

@@ -34,13 +34,10 @@ public static class CausalLmLoss
             var same = segments.unsqueeze(2).eq(segments.unsqueeze(1));                                 // [b, s, s]
             mask = same.logical_and(causal).unsqueeze(1);                                               // [b, 1, s, s]
         }
-        int layer = 0;
-        Func<LlamaDecoderLayer, Tensor, AttentionContext, Tensor>? runLayer = null;
-        if (gradientCheckpointing)
-            runLayer = (l, x, ctx) => CheckpointedLayer.Run(l, x.requires_grad ? x : x.detach().requires_grad_(true), ctx, seed * 1000 + layer++);
-        else
-            Runtime.Seeding.SeedAll(seed);
-        var hidden = model.model.Forward(ids, positions, mask, null, runLayer);                          // [b, s, d]
+        Func<IReadOnlyList<LlamaDecoderLayer>, Tensor, AttentionContext, Tensor>? runLayers = null;
+        if (gradientCheckpointing) runLayers = (layers, x, ctx) => CheckpointedLayers.Run(layers, x, ctx, seed * 1000);
+        else Runtime.Seeding.SeedAll(seed);
+        var hidden = model.model.Forward(ids, positions, mask, null, runLayers);                          // [b, s, d]
         mark?.Invoke("forward");
         long d = hidden.shape[2];
         var target = labels.narrow(1, 1, s - 1).reshape(-1);                                              // [b*(s-1)]

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace FinQLora.Tests.Training;
 
-public class CheckpointedLayerTests
+public class CheckpointedLayersTests
 {
     [Fact]
     public void Recomputed_layers_give_the_same_gradients_as_the_plain_graph()
@@ -20,7 +20,7 @@ public class CheckpointedLayerTests
             using var scope = NewDisposeScope();
             foreach (var p in trainable) p.grad?.zero_();
             var hidden = model.model.Forward(ids, positions, null, null,
-                checkpointed ? (layer, x, ctx) => CheckpointedLayer.Run(layer, x.requires_grad ? x : x.detach().requires_grad_(true), ctx, seed: 1) : null);
+                checkpointed ? (layers, x, ctx) => CheckpointedLayers.Run(layers, x, ctx, seed: 1) : null);
             hidden.pow(2).mean().backward();
             return trainable.Select(p => p.grad!.clone().MoveToOuterDisposeScope()).ToArray();
         }
