@@ -51,8 +51,8 @@ public sealed class StopSignal : IDisposable
     }
 
     /// <summary>The message printed when the loop stops on request.</summary>
-    public static string ResumeHint(string command, string output, long step) =>
-        $"stopped at step {step} on request; the checkpoint is in {Path.Combine(output, "checkpoints")}. Resume with: {command} --resume {output}";
+    public static string ResumeHint(string resumeCommand, string output, long step) =>
+        $"stopped at step {step} on request; the checkpoint is in {Path.Combine(output, "checkpoints")}. Resume with: {resumeCommand}";
 
     public void Dispose()
     {
