@@ -52,6 +52,26 @@ public class LoraMergeIntoModelTests
         Assert.Equal(Score(expected), Score(bundle));
     }
 
+    [FinQLora.Tests.Quantization.CudaFact]
+    public void On_CUDA_in_bf16_merging_into_a_4bit_model_equals_loading_the_bf16_merged_folder_quantized()
+    {
+        var cuda = new Device(TorchSharp.DeviceType.CUDA, 0);
+        var merged = Path.Combine(Fixtures.TempDir(), "merged");
+        LoraMerger.Merge(new MergeOptions(Fixtures.TinyModel, [Fixtures.Parity("adapter-a"), Fixtures.Parity("adapter-b")], merged, ScalarType.BFloat16, Device: cuda));
+        using var expected = ModelBundle.Load(merged, new ModelLoadOptions(cuda, ScalarType.BFloat16, "nf4"));
+        using var bundle = ModelBundle.Load(Fixtures.TinyModel, new ModelLoadOptions(cuda, ScalarType.BFloat16, "nf4"));
+        using var weights = ModelWeights.Open(Fixtures.TinyModel);
+        Assert.Equal(new MergeIntoResult(0, 21, 21), LoraMerger.MergeInto(bundle.Model, [Fixtures.Parity("adapter-a"), Fixtures.Parity("adapter-b")], new CheckpointWeights(weights)));
+        var want = LoraInjector.Projections(expected.Model).ToDictionary(p => p.Path, p => ((Nf4Linear)p.Layer.base_layer).State);
+        foreach (var (path, layer) in LoraInjector.Projections(bundle.Model))
+        {
+            var got = ((Nf4Linear)layer.base_layer).State;
+            Assert.Equal(cuda.type, got.Device.type);
+            Assert.True(got.Packed.equal(want[path].Packed).all().item<bool>(), path);
+        }
+        Assert.Equal(Score(expected), Score(bundle));
+    }
+
     [Fact]
     public void Requantized_layers_differ_from_the_stacked_adapter_only_by_one_4bit_rounding()
     {
