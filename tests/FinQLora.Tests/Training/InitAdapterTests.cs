@@ -176,6 +176,25 @@ public class InitAdapterTests
     }
 
     [Fact]
+    public void A_curriculum_with_a_merge_stage_runs_and_evaluates_on_the_merged_base()
+    {
+        var root = Fixtures.TempDir();
+        var data = DataDir();
+        var s1 = Stage("stage1", Path.Combine(root, "stage1"), data, steps: 1, targets: ["q_proj", "v_proj"]);
+        var s2 = Stage("stage2", Path.Combine(root, "stage2"), data, steps: 1, init: Path.Combine(root, "stage1", "adapter"), mode: InitAdapterMode.Merge, r: 2);
+        var cfg = new CurriculumConfig
+        {
+            Output = root, Stages = [s1, s2], Report = false,
+            Evaluation = new EvaluationSection { Tasks = ["fpb"], DataDir = Path.Combine(AppContext.BaseDirectory, "samples"), Limit = 1 },
+        };
+        var log = new List<string>();
+        CurriculumRunner.Run(cfg, resume: false, overwrite: false, "test", log.Add);
+        // once while training stage 2, once to build the evaluated model
+        Assert.Equal(2, log.Count(l => l.Contains($"merged adapter {Path.Combine(root, "stage1", "adapter")} into 6 base projections")));
+        Assert.Single(File.ReadLines(Path.Combine(root, "eval", "predictions.jsonl")));
+    }
+
+    [Fact]
     public void The_curriculum_evaluates_a_merge_stage_on_the_merged_base()
     {
         var dir = Fixtures.TempDir();
