@@ -48,6 +48,19 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         register_parameter($"lora_B.{adapter.Name}.weight", adapter.B);
     }
 
+    /// <summary>
+    /// Swaps the base layer (e.g. for a requantized one after merging an adapter into it) and disposes
+    /// the old one. The new base must compute the same [out, in] projection.
+    /// </summary>
+    public void ReplaceBase(nn.Module<Tensor, Tensor> newBase)
+    {
+        var old = base_layer;
+        register_module(nameof(base_layer), null!);   // TorchSharp removes a submodule registered with null
+        base_layer = newBase;
+        register_module(nameof(base_layer), newBase);
+        if (!ReferenceEquals(old, newBase)) old.Dispose();
+    }
+
     public override Tensor forward(Tensor x)
     {
         if (_adapters.Count == 0) return base_layer.call(x);
