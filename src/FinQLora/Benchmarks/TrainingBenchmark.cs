@@ -35,6 +35,8 @@ public static class TrainingBenchmark
         if (cudaDev) cuda.synchronize();
         // the model's memory: allocated bytes under the stream-ordered allocator, else what the process holds (incl. cached temporaries)
         long resident = !cudaDev ? 0 : GpuMemory.Read(device.index < 0 ? 0 : device.index).AllocatedBytes ?? CudaDriver.DeviceMemoryUsedBytes() - baseline;
+        // the peaks reported are those of the measured work, not of generating random weights (fp32 temporaries of the embeddings)
+        if (cudaDev) GpuMemory.ResetPeak(device.index < 0 ? 0 : device.index);
         return s.Generate ? Decode(s, model, config, device, baseline, resident, log) : Train(s, model, config, device, dtype, baseline, resident, log);
     }
 
