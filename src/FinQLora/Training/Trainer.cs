@@ -56,6 +56,8 @@ public static class Trainer
         log($"[{cfg.Stage}] loading {modelDir} ({dtype}, {quantize}, {device}){(dist.WorldSize > 1 ? $", rank {dist.Rank}/{dist.WorldSize}" : "")}");
         using var bundle = ModelBundle.Load(modelDir, new ModelLoadOptions(device, dtype, quantize));
         var model = bundle.Model;
+        // fp32 matmuls (LoRA's fp32 adapters) on TF32 tensor cores, as the transformers+PEFT reference runs them (docs/PERFORMANCE.md)
+        if (device.type == TorchSharp.DeviceType.CUDA) backends.cuda.matmul.allow_tf32 = true;
         using var comm = dist.CreateCommunicator();
 
         var initAdapter = opts.InitAdapterOverride ?? cfg.InitAdapter;
