@@ -67,8 +67,13 @@ public sealed class StopSignal : IDisposable
     public static string ResumeHint(string command, string output, long step) =>
         $"stopped at step {step} on request; the checkpoint is in {Path.Combine(output, "checkpoints")}. Resume with: {command} --resume {output}";
 
+    /// <summary>
+    /// Restores the default handlers, unless a stop was requested: that process is on its way out, and a late
+    /// duplicate SIGINT must not turn its graceful exit (checkpoint written, exit 0) into an exit by signal.
+    /// </summary>
     public void Dispose()
     {
+        if (Requested && _registrations.Count > 0) return;
         foreach (var r in _registrations) r.Dispose();
         _registrations.Clear();
     }

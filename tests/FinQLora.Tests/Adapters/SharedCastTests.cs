@@ -14,9 +14,9 @@ public class SharedCastTests
         LoraInjector.Inject(model, new LoraSettings(4, 8, 0.0, ["q_proj", "k_proj", "v_proj"]), "default", trainable: true, seed: 3);
         var attn = model.Layers.First().self_attn;
         var projections = new nn.Module<Tensor, Tensor>[] { attn.q_proj, attn.k_proj, attn.v_proj };
+        random.manual_seed(5);
         using (no_grad())
             foreach (var p in projections.Cast<LoraLinear>()) p.Adapters[0].B.normal_(0, 0.5);   // B starts at zero: make the adapters matter
-        random.manual_seed(5);
         var x = randn([2, 5, model.Config.HiddenSize], ScalarType.BFloat16);
 
         (Tensor[] Outputs, Tensor Grad) Run(bool shared)
@@ -32,7 +32,11 @@ public class SharedCastTests
         var (separate, gradSeparate) = Run(false);
         var (shared, gradShared) = Run(true);
         for (int i = 0; i < separate.Length; i++) Assert.True(separate[i].eq(shared[i]).all().item<bool>(), $"projection {i}");
-        Assert.True(allclose(gradSeparate.to(ScalarType.Float32), gradShared.to(ScalarType.Float32), rtol: 2e-2, atol: 1e-2));
+        // separate: three bf16 roundings of the adapters' input gradients, then bf16 sums; shared: one fp32 sum, one rounding
+        var a = gradSeparate.to(ScalarType.Float32);
+        var b = gradShared.to(ScalarType.Float32);
+        double relative = ((a - b).norm() / a.norm()).item<float>();
+        Assert.True(relative < 1e-2, $"relative difference {relative}");
         Assert.True(gradShared.to(ScalarType.Float32).abs().sum().item<float>() > 0);
     }
 }
