@@ -131,6 +131,7 @@ public static class Trainer
             double localTokens = micro.Sum(b => b.LabelledTokens);
             double stepTokens = AllReduceScalar(comm, localTokens, device);
             double lossSum = 0;
+            Tensor? lossAcc = null;   // the step's summed loss, kept on the device: read once per step, not per micro-batch
             try
             {
                 for (int m = 0; m < micro.Count; m++)
@@ -141,17 +142,26 @@ public static class Trainer
                     var labels = tensor(b.Labels, [b.Rows, b.Length]).to(device);
                     var positions = tensor(b.Positions, [b.Rows, b.Length]).to(device);
                     var segments = b.Segments is null ? null : tensor(b.Segments, [b.Rows, b.Length]).to(device);
-                    var microLoss = CausalLmLoss.Compute(model, ids, labels, positions, segments, t.GradCheckpointing, RngSeeds.ForMicroBatch(t.Seed, step, m * dist.WorldSize + dist.Rank), t.LossChunkSize);
+                    var microLoss = CausalLmLoss.Compute(model, ids, labels, positions, segments, t.GradCheckpointing, RngSeeds.ForMicroBatch(t.Seed, step, m * dist.WorldSize + dist.Rank), t.LossChunkSize,
+                        labelled: CausalLmLoss.LabelledPositions(b.Labels, b.Rows, b.Length));
                     // scaled so that, summed over micro-batches and averaged over ranks, the gradient is that of the mean over the step's label tokens
                     (microLoss.Sum * (dist.WorldSize / Math.Max(1.0, stepTokens))).backward();
                     AutogradHandoff.Release();
-                    lossSum += microLoss.Sum.item<float>();
+                    var sum = microLoss.Sum.detach().to(ScalarType.Float64);
+                    var acc = lossAcc is null ? sum : lossAcc + sum;
+                    lossAcc?.Dispose();
+                    lossAcc = acc.DetachFromDisposeScope();
                     tokensSinceLog += b.InputIds.LongLength;
                 }
             }
             catch (Exception e) when (OutOfMemory.IsCudaOom(e))
             {
                 throw OutOfMemory.Describe(e, $"stage {cfg.Stage}, step {step}", t.BatchSize, micro.Max(b => b.Length), t.GradAccum, t.GradCheckpointing, t.LossChunkSize);
+            }
+            if (lossAcc is not null)
+            {
+                lossSum = lossAcc.item<double>();
+                lossAcc.Dispose();
             }
             if (Environment.GetEnvironmentVariable("FINQLORA_DEBUG_DP") == "1")
                 Console.Error.WriteLine($"[dp] rank {dist.Rank} step {step}: batches {string.Join(",", micro.Select(b => b.Ids[0]))} local loss sum {lossSum:R} local tokens {localTokens} step tokens {stepTokens}");
