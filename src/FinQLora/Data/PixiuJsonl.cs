@@ -21,7 +21,7 @@ public static class PixiuJsonl
     public static FlareRow Parse(string line, FlareTask task, string split, string fallbackId)
     {
         JsonObject o;
-        try { o = JsonNode.Parse(line) as JsonObject ?? throw new FlareJsonl.RowException("not a JSON object"); }
+        try { o = IO.JsonFile.ParseNode(line) as JsonObject ?? throw new FlareJsonl.RowException("not a JSON object"); }
         catch (JsonException e) { throw new FlareJsonl.RowException($"invalid JSON ({e.Message})"); }
         if (o["conversations"] is not JsonArray turns || turns.Count < 2)
             throw new FlareJsonl.RowException("\"conversations\" must hold a human turn and a reply");

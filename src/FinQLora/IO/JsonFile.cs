@@ -41,6 +41,20 @@ public static class JsonFile
         return doc;
     }
 
+    /// <summary>
+    /// One JSON value from text (a JSON Lines row): duplicate keys, nesting over 64 and unpaired surrogate
+    /// escapes are <see cref="JsonException"/>s, like any other syntax error, so callers have one case to handle.
+    /// </summary>
+    public static JsonNode? ParseNode(string text)
+    {
+        using (var doc = JsonDocument.Parse(text, Options))
+        {
+            try { CheckStrings(doc.RootElement); }
+            catch (InvalidOperationException) { throw new JsonException("a string holds an unpaired UTF-16 surrogate escape"); }
+        }
+        return JsonNode.Parse(text, documentOptions: Options);
+    }
+
     /// <summary>Decodes every string and key once, so that later reads cannot fail on an unpaired surrogate escape.</summary>
     private static void CheckStrings(JsonElement e)
     {
