@@ -107,23 +107,30 @@ public sealed class HubClient : IDisposable
                 long done = have;
                 progress?.Invoke(new HubProgress(file.Path, done, total));
                 int n;
-                while ((n = await body.ReadAsync(buffer, ct)) > 0)
+                // HttpClient.Timeout ends at the headers: a body that stalls is timed out read by read.
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                while (true)
                 {
+                    stall.CancelAfter(_settings.Timeout);
+                    if ((n = await body.ReadAsync(buffer, stall.Token)) <= 0) break;
                     await output.WriteAsync(buffer.AsMemory(0, n), ct);
                     done += n;
+                    if (total is long announced && done > announced)
+                        throw new FinQLoraException($"{file.Repo}/{file.Path}: the server sent more than the {announced:N0} bytes it announced; the partial file is kept, run again", exitCode: 3);
                     progress?.Invoke(new HubProgress(file.Path, done, total));
                 }
                 if (total is long t && done < t) throw new RetryableException($"connection closed at {done} of {t} bytes");
                 break;
             }
-            catch (Exception e) when ((e is RetryableException or IOException or HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
+            catch (Exception e) when ((e is RetryableException or IOException or HttpRequestException || e is OperationCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
             {
                 var delay = TimeSpan.FromTicks(Math.Min(_settings.FirstBackoff.Ticks << Math.Min(attempt - 1, 10), TimeSpan.FromSeconds(60).Ticks));
                 await Task.Delay(delay, ct);
             }
-            catch (Exception e) when (e is RetryableException or IOException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is RetryableException or IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
             {
-                throw new FinQLoraException($"{file.Repo}/{file.Path}: download failed after {attempt} attempts ({e.Message}); run again to resume from {Path.GetFileName(partial)}");
+                var why = e is OperationCanceledException ? $"no data within {_settings.Timeout.TotalSeconds:0.#} s" : e.Message;
+                throw new FinQLoraException($"{file.Repo}/{file.Path}: download failed after {attempt} attempt(s) ({why}); run again to resume from {Path.GetFileName(partial)}", exitCode: 3);
             }
         }
         var expected = file.Sha256 ?? etagSha;
@@ -133,7 +140,7 @@ public sealed class HubClient : IDisposable
             if (actual != expected)
             {
                 File.Delete(partial);
-                throw new FinQLoraException($"{file.Repo}/{file.Path}: sha256 mismatch (expected {expected}, got {actual}); the partial file was deleted, run again");
+                throw new FinQLoraException($"{file.Repo}/{file.Path}: sha256 mismatch (expected {expected}, got {actual}): the download is corrupt; the partial file was deleted, run again", exitCode: 3);
             }
         }
         File.Move(partial, target, overwrite: true);
@@ -158,22 +165,25 @@ public sealed class HubClient : IDisposable
                 try { return (JsonNode.Parse(text), next); }
                 catch (System.Text.Json.JsonException) { throw new FinQLoraException($"{repo}: the Hub at {_endpoint.Host} answered with something that is not JSON"); }
             }
-            catch (Exception e) when ((e is RetryableException or HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
+            catch (Exception e) when ((e is RetryableException or HttpRequestException || e is OperationCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
             {
                 await Task.Delay(TimeSpan.FromTicks(_settings.FirstBackoff.Ticks << Math.Min(attempt - 1, 10)), ct);
             }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new FinQLoraException($"{repo}: the Hub at {_endpoint.Host} did not answer within {_settings.Timeout.TotalSeconds:0.#} s ({attempt} attempt(s)); try again later, raise --hub-timeout, or use --offline --source DIR", exitCode: 3);
+            }
             catch (Exception e) when (e is RetryableException or HttpRequestException)
             {
-                throw new FinQLoraException($"{repo}: cannot reach the Hub at {_endpoint.Host} ({e.Message}); check HF_ENDPOINT or use --offline --source DIR");
+                throw new FinQLoraException($"{repo}: cannot reach the Hub at {_endpoint.Host} ({e.Message}); check HF_ENDPOINT or use --offline --source DIR", exitCode: 3);
             }
         }
     }
 
     private HttpRequestMessage Request(string url)
     {
-        var uri = new Uri(url);
-        if (uri.Scheme != Uri.UriSchemeHttps && !uri.IsLoopback && !_settings.AllowInsecureHttp)
-            throw new FinQLoraException($"refusing plain HTTP to {uri.Host}");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new FinQLoraException($"the Hub at {_endpoint.Host} sent an unusable URL");
+        _settings.CheckScheme(uri);
         var request = new HttpRequestMessage(HttpMethod.Get, uri);
         if (_settings.Token is not null && uri.Host == _endpoint.Host) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _settings.Token);
         return request;
@@ -186,8 +196,8 @@ public sealed class HubClient : IDisposable
         {
             case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
                 throw new FinQLoraException(_settings.Token is null
-                    ? $"{what}: HTTP {(int)response.StatusCode}: the Hub wants a token; set HF_TOKEN (and accept the dataset's terms on its page)"
-                    : $"{what}: HTTP {(int)response.StatusCode}: the token in HF_TOKEN was refused (check it, and that it may read {repo})", exitCode: 3);
+                    ? $"{what}: HTTP {(int)response.StatusCode}: the Hub wants a token; set HF_TOKEN or run `huggingface-cli login` (and accept the dataset's terms on its page)"
+                    : $"{what}: HTTP {(int)response.StatusCode}: the token from {_settings.TokenSource} was refused (check it, and that it may read {repo})", exitCode: 3);
             case HttpStatusCode.NotFound:
                 throw new FinQLoraException($"{what}: not found on {_endpoint.Host} (HTTP 404; check the name and revision '{_settings.Revision}')", exitCode: 3);
         }
