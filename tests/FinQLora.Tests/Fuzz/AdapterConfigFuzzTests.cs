@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using CsCheck;
 using FinQLora.Adapters;
@@ -17,20 +16,12 @@ public class AdapterConfigFuzzTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Mutated_adapter_configs_read_or_are_refused_with_a_clear_error()
     {
-        var fuzz = new FuzzCase("adapter_config.json");
-        var path = Path.Combine(_dir, PeftAdapterFiles.ConfigFile);
-        var sw = Stopwatch.StartNew();
-        Mutations.JsonDocument(Seed).Sample(bytes =>
+        FuzzCase.Files("adapter_config.json", Mutations.JsonDocument(Seed), Path.Combine(_dir, PeftAdapterFiles.ConfigFile), () =>
         {
-            File.WriteAllBytes(path, bytes);
-            fuzz.Run(bytes, () =>
-            {
-                var s = PeftAdapterFiles.ReadSettings(_dir).Validated(numLayers: 3);
-                Assert.True(s.R > 0 && s.Alpha > 0 && s.Dropout is >= 0 and < 1 && s.Targets.Count > 0);
-                Assert.True(double.IsFinite(s.Scaling));
-            });
-        }, iter: FuzzCase.Iter, threads: 1);
-        output.WriteLine(fuzz.Summary(sw.Elapsed));
+            var s = PeftAdapterFiles.ReadSettings(_dir).Validated(numLayers: 3);
+            Assert.True(s.R > 0 && s.Alpha > 0 && s.Dropout is >= 0 and < 1 && s.Targets.Count > 0);
+            Assert.True(double.IsFinite(s.Scaling));
+        }, output.WriteLine);
     }
 
     [Fact]

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
+using CsCheck;
 
 namespace FinQLora.Tests.Fuzz;
 
@@ -51,6 +53,22 @@ internal sealed class FuzzCase(string fuzzer)
             default:
                 throw new FuzzFailure($"{fuzzer}: {error.GetType().Name} instead of a FinQLoraException: {error.Message}; input saved to {Save(input)}", error);
         }
+    }
+
+    /// <summary>
+    /// The usual fuzzer: writes each input from <paramref name="inputs"/> to <paramref name="path"/>, runs
+    /// <paramref name="parse"/> on it under the contract, <see cref="Iter"/> times, and reports the summary line.
+    /// </summary>
+    public static void Files(string fuzzer, Gen<byte[]> inputs, string path, Action parse, Action<string> report)
+    {
+        var fuzz = new FuzzCase(fuzzer);
+        var sw = Stopwatch.StartNew();
+        inputs.Sample(bytes =>
+        {
+            File.WriteAllBytes(path, bytes);
+            fuzz.Run(bytes, parse);
+        }, iter: Iter, threads: 1);
+        report(fuzz.Summary(sw.Elapsed));
     }
 
     /// <summary>One line for the test output and docs/FUZZING.md.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using CsCheck;
 using FinQLora.Model;
@@ -17,23 +16,16 @@ public class ModelConfigFuzzTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Mutated_config_json_loads_or_is_refused_with_a_clear_error()
     {
-        var fuzz = new FuzzCase("config.json");
         var path = Path.Combine(_dir, "config.json");
-        var sw = Stopwatch.StartNew();
-        Mutations.JsonDocument(Seed).Sample(bytes =>
+        FuzzCase.Files("config.json", Mutations.JsonDocument(Seed), path, () =>
         {
-            File.WriteAllBytes(path, bytes);
-            fuzz.Run(bytes, () =>
-            {
-                var c = LlamaConfig.Load(path);
-                // What the model builder relies on, for every config that loads.
-                Assert.True(c.VocabSize > 0 && c.HiddenSize > 0 && c.IntermediateSize > 0 && c.NumHiddenLayers > 0);
-                Assert.True(c.NumAttentionHeads % c.NumKeyValueHeads == 0 && c.HeadDim > 0 && c.HeadDim % 2 == 0);
-                Assert.True(c.RmsNormEps > 0 && c.Rope.Theta > 0);
-                _ = checked((long)c.VocabSize * c.HiddenSize + (long)c.NumHiddenLayers * c.HiddenSize * c.IntermediateSize * 3);
-            });
-        }, iter: FuzzCase.Iter, threads: 1);
-        output.WriteLine(fuzz.Summary(sw.Elapsed));
+            var c = LlamaConfig.Load(path);
+            // What the model builder relies on, for every config that loads.
+            Assert.True(c.VocabSize > 0 && c.HiddenSize > 0 && c.IntermediateSize > 0 && c.NumHiddenLayers > 0);
+            Assert.True(c.NumAttentionHeads % c.NumKeyValueHeads == 0 && c.HeadDim > 0 && c.HeadDim % 2 == 0);
+            Assert.True(c.RmsNormEps > 0 && c.Rope.Theta > 0);
+            _ = checked((long)c.VocabSize * c.HiddenSize + (long)c.NumHiddenLayers * c.HiddenSize * c.IntermediateSize * 3);
+        }, output.WriteLine);
     }
 
     [Fact]

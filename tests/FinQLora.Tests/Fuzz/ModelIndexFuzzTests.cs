@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using CsCheck;
 using FinQLora.IO;
 using Xunit.Abstractions;
 
@@ -17,18 +15,10 @@ public class ModelIndexFuzzTests(ITestOutputHelper output) : IDisposable
     {
         foreach (var f in Directory.GetFiles(Fixtures.Parity("model-sharded"), "*.safetensors*")) File.Copy(f, Path.Combine(_dir, Path.GetFileName(f)));
         var index = Path.Combine(_dir, "model.safetensors.index.json");
-        var seed = File.ReadAllText(index);
-        var fuzz = new FuzzCase("model.safetensors.index.json");
-        var sw = Stopwatch.StartNew();
-        Mutations.JsonDocument(seed).Sample(bytes =>
+        FuzzCase.Files("model.safetensors.index.json", Mutations.JsonDocument(File.ReadAllText(index)), index, () =>
         {
-            File.WriteAllBytes(index, bytes);
-            fuzz.Run(bytes, () =>
-            {
-                using var weights = ModelWeights.Open(_dir);
-                foreach (var name in weights.Names) Assert.True(weights.Info(name).ByteLength >= 0);
-            });
-        }, iter: FuzzCase.Iter, threads: 1);
-        output.WriteLine(fuzz.Summary(sw.Elapsed));
+            using var weights = ModelWeights.Open(_dir);
+            foreach (var name in weights.Names) Assert.True(weights.Info(name).ByteLength >= 0);
+        }, output.WriteLine);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using CsCheck;
 using FinQLora.Text;
@@ -50,21 +49,14 @@ public class TokenizerJsonFuzzTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Mutated_tokenizer_json_loads_or_is_refused_with_a_clear_error()
     {
-        var fuzz = new FuzzCase("tokenizer.json");
         var path = Path.Combine(_dir, "tokenizer.json");
-        var sw = Stopwatch.StartNew();
-        Mutations.JsonDocument(Seed).Sample(bytes =>
+        FuzzCase.Files("tokenizer.json", Mutations.JsonDocument(Seed), path, () =>
         {
-            File.WriteAllBytes(path, bytes);
-            fuzz.Run(bytes, () =>
-            {
-                var tok = LlamaTokenizer.FromTokenizerJson(path);
-                var ids = tok.Encode(Sample);
-                Assert.All(ids, id => Assert.InRange(id, 0, tok.VocabSize - 1));
-                tok.Decode(ids);
-            });
-        }, iter: FuzzCase.Iter, threads: 1);
-        output.WriteLine(fuzz.Summary(sw.Elapsed));
+            var tok = LlamaTokenizer.FromTokenizerJson(path);
+            var ids = tok.Encode(Sample);
+            Assert.All(ids, id => Assert.InRange(id, 0, tok.VocabSize - 1));
+            tok.Decode(ids);
+        }, output.WriteLine);
     }
 
     [Fact]
