@@ -97,22 +97,22 @@ public class ErrorTableTests
     public void Unknown_config_key()
     {
         var r = CliProcess.Run("train", "--config", StageConfig("lora: { rank: 8 }"));
-        Fails(r, 2, "stage.yaml: unknown key 'lora.rank'; known keys here: r, alpha, dropout", "(stage.yaml:");
+        Fails(r, 2, "stage.yaml: unknown key 'lora.rank'; known keys here: r, alpha, dropout", "(stage.yaml:5)");
     }
 
     [Fact]
     public void Lora_rank_zero()
     {
         var r = CliProcess.Run("train", "--config", StageConfig("lora: { r: 0 }"));
-        Fails(r, 2, "lora.r must be > 0, got 0");
+        Fails(r, 2, "stage.yaml: lora.r must be > 0, got 0");
     }
 
     [Fact]
     public void Batch_larger_than_the_data()
     {
-        // samples/fpb/train.jsonl has 40 rows (90% train after the split or all of them): fewer than one step of 64.
+        // samples/fpb/train.jsonl has 40 rows: fewer than one step of 64.
         var r = CliProcess.Run("train", "--config", StageConfig("training: { batch_size: 64, grad_accum: 1, max_steps: 1 }"));
-        Fails(r, 1, "examples, fewer than one optimizer step needs (64 × 1 × 1 GPU(s)); lower training.batch_size or training.grad_accum");
+        Fails(r, 1, "the data has 40 examples, fewer than one optimizer step needs (64 × 1 × 1 GPU(s)); lower training.batch_size or training.grad_accum");
     }
 
     [Fact]
