@@ -22,8 +22,8 @@ else
   RUN=${RUN:-/tmp/s2}
   if [ ! -d "${S1:-/tmp/s1}/adapter" ]; then mkdir -p /tmp/s1 && tar -C /tmp/s1 -xf "$S1_TAR"; S1=/tmp/s1; fi
   S="--config configs/stage2.yaml $COMMON --set init_adapter=${S1:-/tmp/s1}/adapter --set checkpoint.every_steps=50 --set output=$RUN --max-steps $STEPS"
-  log "stage 2: $STEPS steps, SIGTERM after ${STOP_AFTER:-120}s"
-  timeout -s TERM "${STOP_AFTER:-120}" $R train $S 2>&1 | tail -4 | tee -a "$OUT/training.log"
+  log "stage 2: $STEPS steps, SIGINT (delivered twice by timeout) after ${STOP_AFTER:-120}s"
+  timeout -s INT "${STOP_AFTER:-120}" $R train $S 2>&1 | tail -4 | tee -a "$OUT/training.log"
   ls "$RUN/checkpoints" | tee -a "$OUT/training.log"
   log "stage 2: resume"
   $R train $S --resume 2>&1 | tail -3 | tee -a "$OUT/training.log"
