@@ -17,6 +17,13 @@ public class FlareJsonlFuzzTests(ITestOutputHelper output) : IDisposable
         """{"id":"h1","query":"Q","answer":"Yes","text":"t","label_type":"price up","choices":["No","Yes"],"gold":1.0,"turn":1,"dialogue_id":"d"}""",
     ];
 
+    // PIXIU's conversation format, which prepare-data recognises and converts.
+    private static readonly string[] PixiuLines =
+    [
+        """{"id":"p0","conversations":[{"from":"human","value":"Analyze the sentiment.\nText: Sales rose.\nAnswer:"},{"from":"agent","value":"positive"}],"text":"Sales rose."}""",
+        """{"id":"p1","conversations":[{"from":"human","value":"Find entities.\nText: Apple Inc sued.\nAnswer:"},{"from":"gpt","value":"Apple Inc, ORG"}],"label":["B-ORG","I-ORG","O"]}""",
+    ];
+
     private static readonly FlareTask[] Tasks = new[] { "fpb", "headlines", "ner", "finqa" }.Select(FlareTasks.Get).ToArray();
     private readonly string _dir = Fixtures.TempDir();
 
@@ -35,23 +42,34 @@ public class FlareJsonlFuzzTests(ITestOutputHelper output) : IDisposable
     public void Mutated_jsonl_reads_or_is_refused_with_a_clear_error()
     {
         var fuzz = new FuzzCase("flare-jsonl");
-        var gen = Gen.Select(Gen.Int[0, SeedLines.Length - 1], Mutations.Gen(4), Mutations.Gen(4), Gen.Int[0, 2], Gen.Int[0, Tasks.Length - 1], Gen.Bool, Gen.Bool);
+        // format: 0 FLARE JSONL, 1 FLARE .json array (both read directly), 2 FLARE and 3 PIXIU JSONL through prepare-data --source.
+        var gen = Gen.Select(Gen.Int[0, 9], Mutations.Gen(4), Mutations.Gen(4), Gen.Int[0, 2], Gen.Int[0, Tasks.Length - 1], Gen.Bool, Gen.Int[0, 3]);
         var sw = Stopwatch.StartNew();
-        gen.Sample((line, structure, bytes, mode, task, skip, asArray) =>
+        gen.Sample((line, structure, bytes, mode, t, skip, format) =>
         {
-            var lines = SeedLines.ToArray();
-            if (mode != 1) lines[line] = Mutations.ApplyJson(lines[line], structure);
-            var text = asArray ? "[" + string.Join(",\n", lines) + "]" : string.Join("\n", lines);
+            var task = Tasks[t];
+            var lines = (format == 3 ? PixiuLines : SeedLines).ToArray();
+            if (mode != 1) lines[line % lines.Length] = Mutations.ApplyJson(lines[line % lines.Length], structure);
+            var text = format == 1 ? "[" + string.Join(",\n", lines) + "]" : string.Join("\n", lines);
             var input = Encoding.UTF8.GetBytes(text);
             if (mode != 0) input = Mutations.ApplyBytes(input, bytes);
-            var path = Path.Combine(_dir, asArray ? "rows.json" : "rows.jsonl");
+            var source = Path.Combine(_dir, "source", task.Name);
+            Directory.CreateDirectory(source);
+            foreach (var old in Directory.GetFiles(source)) File.Delete(old);
+            var path = Path.Combine(source, format == 1 ? "test.json" : "test.jsonl");
             File.WriteAllBytes(path, input);
             fuzz.Run(input, () =>
             {
-                var (rows, report) = FlareJsonl.Read(path, Tasks[task], "test", skip);
+                if (format >= 2)
+                {
+                    var prepared = DatasetPreparer.PrepareLocal(Path.Combine(_dir, "source"), Path.Combine(_dir, "prepared"), [task], skip);
+                    Assert.Equal(task.Name, prepared.Single().Task);
+                    return;
+                }
+                var (rows, report) = FlareJsonl.Read(path, task, "test", skip);
                 Assert.Equal(rows.Count, report.Rows);
                 Assert.Equal(report.Skipped, report.Problems.Count);
-                foreach (var r in rows) Assert.Equal(r.Query, FlareJsonl.FromJson(FlareJsonl.ToJson(r), Tasks[task], "test", r.Id).Query);
+                foreach (var r in rows) Assert.Equal(r.Query, FlareJsonl.FromJson(FlareJsonl.ToJson(r), task, "test", r.Id).Query);
             });
         }, iter: FuzzCase.Iter, threads: 1);
         output.WriteLine(fuzz.Summary(sw.Elapsed));
