@@ -29,16 +29,19 @@ public static class JsonFile
     public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, string path)
     {
         if (!Utf8.IsValid(utf8.Span)) throw new FinQLoraException($"{path}: not valid UTF-8 (corrupt file?)");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(utf8, Options); }
+        JsonDocument? doc = null;
+        try
+        {
+            doc = JsonDocument.Parse(utf8, Options);   // the duplicate-key check decodes keys already
+            CheckStrings(doc.RootElement);
+            return doc;
+        }
         catch (JsonException e) { throw new FinQLoraException($"{path}: invalid JSON ({OneLine(e.Message)})"); }
-        try { CheckStrings(doc.RootElement); }
         catch (InvalidOperationException)
         {
-            doc.Dispose();
+            doc?.Dispose();
             throw new FinQLoraException($"{path}: a string holds an unpaired UTF-16 surrogate escape (\\uD800-\\uDFFF alone): corrupt file");
         }
-        return doc;
     }
 
     /// <summary>
@@ -47,12 +50,12 @@ public static class JsonFile
     /// </summary>
     public static JsonNode? ParseNode(string text)
     {
-        using (var doc = JsonDocument.Parse(text, Options))
+        try
         {
-            try { CheckStrings(doc.RootElement); }
-            catch (InvalidOperationException) { throw new JsonException("a string holds an unpaired UTF-16 surrogate escape"); }
+            using (var doc = JsonDocument.Parse(text, Options)) CheckStrings(doc.RootElement);
+            return JsonNode.Parse(text, documentOptions: Options);
         }
-        return JsonNode.Parse(text, documentOptions: Options);
+        catch (InvalidOperationException) { throw new JsonException("a string holds an unpaired UTF-16 surrogate escape"); }
     }
 
     /// <summary>Decodes every string and key once, so that later reads cannot fail on an unpaired surrogate escape.</summary>
