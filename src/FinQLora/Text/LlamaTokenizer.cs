@@ -216,11 +216,27 @@ public sealed class LlamaTokenizer
         return regex;
     }
 
+    /// <summary>Whether the pattern matches zero characters anywhere in a probe of every kind of character (the tokenizer library would loop).</summary>
+    private static bool MatchesEmptyText(Regex regex)
+    {
+        const string probe = "The cat's 12345 x\r\n\t  é中😀 .,;-_'\"()[]{}<|eot_id|>\u00a0\u2028 end";
+        try
+        {
+            if (regex.Match("") is { Success: true }) return true;
+            for (var m = regex.Match(probe); m.Success; m = m.NextMatch())
+                if (m.Length == 0) return true;
+            return false;
+        }
+        catch (RegexMatchTimeoutException) { throw new FinQLoraException($"the tokenizer's pre-tokenizer regex took over {RegexTimeout.TotalSeconds} s on a short probe text (catastrophic backtracking?)"); }
+    }
+
     private static TiktokenTokenizer Create(Stream ranks, string pattern, Dictionary<string, int> special, string what = "the bundled tokenizer")
     {
         Regex regex;
         try { regex = CompiledRegex(pattern); }
         catch (ArgumentException e) { throw new FinQLoraException($"{what}: the pre-tokenizer regex is not supported: {JsonFile.OneLine(e.Message)}"); }
+        if (MatchesEmptyText(regex))
+            throw new FinQLoraException($"{what}: the pre-tokenizer regex can match empty text, so splitting would never advance (an empty alternative like 'a||b', or a '*' that should be '+')");
         // The ranks and special tokens were checked above; this guards the library's own parsing of them.
         try { return TiktokenTokenizer.Create(ranks, new RegexPreTokenizer(regex, special), null, special, cacheSize: 65536); }
         catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or KeyNotFoundException)

@@ -108,6 +108,17 @@ public class FoundByFuzzingTests : IDisposable
         Assert.Contains(message, Assert.Throws<FinQLoraException>(() => LlamaTokenizer.FromTokenizerJson(path)).Message);
     }
 
+    [Theory]
+    [InlineData("(?i:'s|'t|'re|'ve||'d)|\\p{L}+|\\s+")]   // what the long run found: an empty alternative, and encoding never returned
+    [InlineData("\\p{L}*|\\s+")]
+    public void A_pre_tokenizer_regex_that_matches_empty_text_is_refused(string pattern)
+    {
+        var full = JsonNode.Parse(File.ReadAllText(Fixtures.Parity("model", "tokenizer.json")))!.AsObject();
+        full["pre_tokenizer"]!["pretokenizers"]![0]!["pattern"]!["Regex"] = pattern;
+        var path = Write("tokenizer.json", Encoding.UTF8.GetBytes(full.ToJsonString()));
+        Assert.Contains("the pre-tokenizer regex can match empty text", Assert.Throws<FinQLoraException>(() => LlamaTokenizer.FromTokenizerJson(path)).Message);
+    }
+
     [Fact]
     public void A_vocabulary_without_every_byte_is_refused()
     {
