@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using FinQLora.IO;
 
 namespace FinQLora.Hub;
 
@@ -44,13 +45,14 @@ public sealed class HubClient : IDisposable
             var (body, link) = await GetJsonAsync(next, repo, ct);
             foreach (var item in body as JsonArray ?? throw new FinQLoraException($"{repo}: unexpected tree listing from {_endpoint.Host}"))
             {
-                if (item?["type"]?.GetValue<string>() != "file") continue;
-                var path = item["path"]?.GetValue<string>() ?? "";
+                if (item is not JsonObject entry || JsonFile.String(entry["type"]) != "file") continue;
+                var path = JsonFile.String(entry["path"]) ?? "";
                 if (!path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) continue;
                 SafePath.Relative(path);
                 if (HubSplits.Infer(path) is not { } split) continue;
-                long? size = item["lfs"]?["size"]?.GetValue<long>() ?? item["size"]?.GetValue<long>();
-                var sha = item["lfs"]?["oid"]?.GetValue<string>();
+                var lfs = entry["lfs"] as JsonObject;
+                long? size = Size(lfs?["size"]) ?? Size(entry["size"]);
+                var sha = JsonFile.String(lfs?["oid"]);
                 files.Add(new HubFile(repo, path, split, size, IsSha256(sha) ? sha!.ToLowerInvariant() : null));
             }
             next = link;
@@ -64,7 +66,8 @@ public sealed class HubClient : IDisposable
                 if (HubSplits.Normalize(splitName) is not { } split) continue;
                 int n = 0;
                 foreach (var url in urls as JsonArray ?? [])
-                    files.Add(new HubFile(repo, $"{SafeSegment(config)}/{SafeSegment(splitName)}/{n++}.parquet", split, null, null) { Url = url?.GetValue<string>() });
+                    files.Add(new HubFile(repo, $"{SafeSegment(config)}/{SafeSegment(splitName)}/{n++}.parquet", split, null, null)
+                        { Url = JsonFile.String(url) ?? throw new FinQLoraException($"{repo}: the Hub's parquet listing has a URL that is not a string") });
             }
         return files;
     }
@@ -162,7 +165,7 @@ public sealed class HubClient : IDisposable
                 if (Retryable(response.StatusCode)) throw new RetryableException($"HTTP {(int)response.StatusCode}");
                 var text = await response.Content.ReadAsStringAsync(ct);
                 string? next = response.Headers.TryGetValues("Link", out var links) ? NextLink(string.Join(",", links)) : null;
-                try { return (JsonNode.Parse(text), next); }
+                try { return (JsonFile.ParseNode(text), next); }
                 catch (System.Text.Json.JsonException) { throw new FinQLoraException($"{repo}: the Hub at {_endpoint.Host} answered with something that is not JSON"); }
             }
             catch (Exception e) when ((e is RetryableException or HttpRequestException || e is OperationCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
@@ -231,6 +234,8 @@ public sealed class HubClient : IDisposable
             }
         return null;
     }
+
+    private static long? Size(JsonNode? n) => n is JsonValue v && v.TryGetValue<long>(out var l) && l >= 0 ? l : null;
 
     private static bool IsSha256(string? s) => s is { Length: 64 } && s.All(Uri.IsHexDigit);
 
