@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long fuzz run (docs/FUZZING.md): every parser fuzzer with FINQLORA_FUZZ_ITER cases per property
-# (default 100000), one test class at a time, at low priority. Runs a copy of the built tests, so the
-# checkout can be rebuilt meanwhile. Usage: tools/fuzz/long_run.sh [iterations] [log file] [test classes...]
+# (default 100000), one test class at a time, at low priority. Runs a copy of the built tests
+# (tests/FinQLora.Tests/bin/fuzz-run), so the checkout can be rebuilt meanwhile. Usage: tools/fuzz/long_run.sh [iterations] [log file] [test classes...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ITER="${1:-100000}"
@@ -9,7 +9,9 @@ LOG="${2:-fuzz-long-run.log}"
 shift $(( $# < 2 ? $# : 2 ))
 CLASSES="${*:-SafeTensorsFuzzTests ModelIndexFuzzTests ModelConfigFuzzTests TokenizerJsonFuzzTests FlareJsonlFuzzTests AdapterConfigFuzzTests ConfigFuzzTests}"
 dotnet build tests/FinQLora.Tests -c Release -v q -nologo
-COPY="$(mktemp -d)/tests"
+# inside the checkout (bin/ is ignored), so tests that look for the repository root (configs/) still find it
+COPY="tests/FinQLora.Tests/bin/fuzz-run"
+rm -rf "$COPY"
 cp -r tests/FinQLora.Tests/bin/Release/net10.0 "$COPY"
 {
   echo "# long fuzz run: commit $(git rev-parse --short HEAD), FINQLORA_FUZZ_ITER=$ITER, started $(date -u '+%Y-%m-%d %H:%M:%S') UTC on $(nproc) cores"
