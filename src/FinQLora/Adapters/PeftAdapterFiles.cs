@@ -129,15 +129,15 @@ public static class PeftAdapterFiles
         return (settings, result);
     }
 
-    /// <summary>Attaches several adapter folders, frozen, named after their folders (stacked: their deltas add up).</summary>
-    public static void AttachAll(LlamaForCausalLM model, IEnumerable<string> dirs)
+    /// <summary>
+    /// Attaches several adapter folders, frozen (stacked: their deltas add), named after their folders
+    /// (see <see cref="PeftAdapterWeights.UniqueNames"/>). Returns the names.
+    /// </summary>
+    public static IReadOnlyList<string> AttachAll(LlamaForCausalLM model, IEnumerable<string> dirs)
     {
-        var names = new HashSet<string>();
-        foreach (var dir in dirs)
-        {
-            var name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar));
-            if (!names.Add(name)) throw new FinQLoraException($"two adapters are named '{name}' (folder names): rename one folder");
-            Load(dir, model, name);
-        }
+        var all = dirs.ToList();
+        var names = PeftAdapterWeights.UniqueNames(all);
+        for (int i = 0; i < all.Count; i++) Load(all[i], model, names[i]);
+        return names;
     }
 }

@@ -22,8 +22,8 @@ public sealed record TrainOptions(RunFolder.Mode Mode = RunFolder.Mode.New, int?
 public sealed record TrainResult(string Output, string AdapterDir, long Steps, double? LastLoss, bool Stopped);
 
 /// <summary>
-/// The training recipe, written out: load the model (NF4 base for QLoRA), stack an earlier adapter
-/// if given, attach the trainable adapter, read and tokenize the tasks, then for each optimizer step:
+/// The training recipe, written out: load the model (NF4 base for QLoRA), stack or merge an earlier
+/// adapter if given (InitAdapter), attach the trainable adapter, read and tokenize the tasks, then for each optimizer step:
 /// forward, masked loss, scale by the step's label tokens, backward (per micro-batch), average over
 /// GPUs, clip, guard against NaN/Inf, AdamW step, zero grad, schedule, log, validate, checkpoint.
 /// A resumed run continues from the newest complete checkpoint and ends with the same adapter bytes
@@ -59,12 +59,7 @@ public static class Trainer
         using var comm = dist.CreateCommunicator();
 
         var initAdapter = opts.InitAdapterOverride ?? cfg.InitAdapter;
-        if (initAdapter is not null)
-        {
-            if (cfg.InitAdapterMode == InitAdapterMode.Merge) throw new FinQLoraException("init_adapter_mode: merge is not supported yet; use stack (the earlier adapter stays frozen under the new one)");
-            PeftAdapterFiles.Load(initAdapter, model, InitAdapterName, trainable: false);
-            log($"[{cfg.Stage}] stacked frozen adapter {initAdapter}");
-        }
+        var initBase = initAdapter is null ? null : InitAdapter.Apply(model, initAdapter, cfg.InitAdapterMode, modelDir, InitAdapterName, m => log($"[{cfg.Stage}] {m}"));
         var lora = new LoraSettings(cfg.Lora.R, cfg.Lora.Alpha, cfg.Lora.Dropout, cfg.Lora.Targets, cfg.Lora.Rslora, cfg.Lora.Layers, cfg.Lora.TrainableDtype).Validated(model.Config.NumHiddenLayers);
         IReadOnlyList<(string Name, Parameter Param)> trainable;
         if (t.Method == TrainingMethod.Full)
@@ -205,7 +200,10 @@ public static class Trainer
             }
         }
         if (dist.IsMain && t.Method != TrainingMethod.Full)
+        {
+            if (initBase is not null) InitAdapter.WriteNote(layout.FinalAdapter, initBase, cfg.Stage);   // before the weights, which mark the stage finished
             PeftAdapterFiles.Save(layout.FinalAdapter, model, AdapterName, lora, modelDir);
+        }
         log($"[{cfg.Stage}] done: {state.Step} steps; adapter in {layout.FinalAdapter}");
         return new TrainResult(cfg.Output, layout.FinalAdapter, state.Step, lastLoss, Stopped: false);
     }
