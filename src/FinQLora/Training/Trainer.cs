@@ -81,7 +81,7 @@ public static class Trainer
         int microPerEpoch = (int)Math.Ceiling(data.Train.Count / (double)t.BatchSize);
         int microPerStep = t.GradAccum * dist.WorldSize;
         int stepsPerEpoch = Math.Max(1, microPerEpoch / microPerStep);
-        if (microPerEpoch < microPerStep)
+        if (data.Train.Count < (long)t.BatchSize * microPerStep)
             throw new FinQLoraException($"the data has {data.Train.Count} examples, fewer than one optimizer step needs ({t.BatchSize} × {t.GradAccum} × {dist.WorldSize} GPU(s)); lower training.batch_size or training.grad_accum");
         long total = opts.MaxSteps ?? t.MaxSteps ?? (long)t.Epochs * stepsPerEpoch;
         int warmup = t.ResolveWarmupSteps((int)total);
