@@ -30,7 +30,9 @@ public partial class StopSignalCliTests
         var root = Fixtures.TempDir();
         var output = Path.Combine(root, "run");
         var config = Path.Combine(root, "train.yaml");
-        ConfigWriter.Write(config, TrainerTests.SmallStage(output, steps: 10_000));
+        var stage = TrainerTests.SmallStage(output, steps: 10_000);
+        // steps long enough (about a second) that the second signal lands while the first one's step is still running
+        ConfigWriter.Write(config, stage with { Training = stage.Training with { BatchSize = 4, GradAccum = 6 } });
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "finqlora.dll"));
         foreach (var a in new[] { "train", "--config", config, "--set", "model.quantize=none" }) psi.ArgumentList.Add(a);
@@ -47,7 +49,7 @@ public partial class StopSignalCliTests
         Assert.False(p.HasExited, "the run ended before it could be signalled: " + text);
         Assert.Equal(0, Kill(p.Id, 2));   // SIGINT, twice in quick succession (a pending signal absorbs one sent at once)
         Thread.Sleep(300);
-        Assert.Equal(0, Kill(p.Id, 2));
+        Assert.True(Kill(p.Id, 2) == 0 || p.HasExited, "the second SIGINT could not be sent");
         bool stopped = p.WaitForExit(TimeSpan.FromMinutes(2));
         if (!stopped) p.Kill(true);
         Assert.True(stopped, "the run did not stop");
