@@ -22,8 +22,12 @@ public static partial class AtomicFile
         Write(path, s => s.Write(copy));
     }
 
-    /// <summary>Writes through <paramref name="write"/> into a temporary file, then publishes it under <paramref name="path"/>.</summary>
-    public static void Write(string path, Action<Stream> write)
+    /// <summary>
+    /// Writes through <paramref name="write"/> into a temporary file, then publishes it under <paramref name="path"/>.
+    /// On any failure the temporary file is removed and the old file (if any) stays; a full disk throws
+    /// <see cref="DiskFullException"/> (naming <paramref name="expectedBytes"/> when the caller knows the size).
+    /// </summary>
+    public static void Write(string path, Action<Stream> write, long? expectedBytes = null)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
@@ -41,7 +45,8 @@ public static partial class AtomicFile
         catch (IOException e)
         {
             TryDelete(tmp);
-            throw new FinQLoraException($"could not write {full}: {e.Message}{DiskFullHint(e)}", exitCode: 1, inner: e);
+            if (DiskFullException.Is(e)) throw DiskFullException.For(full, expectedBytes, e);
+            throw new FinQLoraException($"could not write {full}: {e.Message}", exitCode: 1, inner: e);
         }
         catch
         {
@@ -82,10 +87,6 @@ public static partial class AtomicFile
         using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
         stream.Flush(flushToDisk: true);
     }
-
-    internal static string DiskFullHint(IOException e) =>
-        e.HResult == 28 || e.HResult == unchecked((int)0x80070070) || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
-            ? " (the disk is full: free space or choose another output folder)" : "";
 
     private static void TryDelete(string path)
     {

@@ -36,6 +36,6 @@ public static class SafeTensorsWriter
                 var cpu = t.detach().cpu().contiguous();
                 stream.Write(cpu.bytes);
             }
-        });
+        }, expectedBytes: 8 + padded + offset);
     }
 }

@@ -70,10 +70,15 @@ public sealed class CheckpointStore(string dir, int keepLast)
             }
             AtomicFile.SyncDirectory(Dir);
         }
+        catch (Exception e) when (DiskFullException.Is(e))
+        {
+            TryDelete(tmp);
+            throw DiskFull(step, tmp, e);
+        }
         catch (IOException e)
         {
             TryDelete(tmp);
-            throw new FinQLoraException($"could not write checkpoint {final}: {e.Message}{AtomicFile.DiskFullHint(e)}", exitCode: 1, inner: e);
+            throw new FinQLoraException($"could not write checkpoint {final}: {e.Message}", exitCode: 1, inner: e);
         }
         catch
         {
@@ -82,6 +87,26 @@ public sealed class CheckpointStore(string dir, int keepLast)
         }
         Prune(report);
         return final;
+    }
+
+    /// <summary>
+    /// The error for a full disk while checkpoint <paramref name="step"/> was being written into <paramref name="tmp"/>
+    /// (already removed): which file, how much it needed and how much a checkpoint takes, the space left,
+    /// and the newest checkpoint that is still intact.
+    /// </summary>
+    private DiskFullException DiskFull(long step, string tmp, Exception e)
+    {
+        var inner = e as DiskFullException ?? e.InnerException as DiskFullException;
+        string file = inner is null ? "its folder" : Path.GetRelativePath(tmp, inner.Path).Replace(Path.DirectorySeparatorChar, '/');
+        string needed = inner?.NeededBytes is { } n ? $", {DiskFullException.Size(n)}" : "";
+        var previous = FindLatest();
+        string before = previous is null
+            ? "there is no earlier checkpoint, so a resumed run starts again from step 0"
+            : $"the checkpoint before it, {Path.GetFileName(previous.Dir)}, is intact (a checkpoint takes about {DiskFullException.Size(ReadManifest(previous.Dir).Files.Sum(f => f.Bytes))})";
+        return new DiskFullException(
+            $"the disk is full: checkpoint {NameOf(step)} could not be written ({file}{needed}; {DiskFullException.FreeSpace(Dir)}). " +
+            $"Its half-written files were removed; {before}. Free space (or move the run folder to a larger disk), then resume",
+            inner?.Path ?? tmp, inner?.NeededBytes, e);
     }
 
     /// <summary>The checkpoint folders present (complete or not), oldest first; temporary folders excluded.</summary>
@@ -101,7 +126,8 @@ public sealed class CheckpointStore(string dir, int keepLast)
     /// </summary>
     public CheckpointInfo? FindLatest(Action<string>? report = null, bool verifyHashes = true)
     {
-        foreach (var t in Leftovers()) report?.Invoke($"found the half-written checkpoint {Path.GetFileName(t)} (an interrupted write); ignoring it");
+        foreach (var t in Leftovers())
+            report?.Invoke($"skipping the half-written checkpoint {Path.GetFileName(t)}: its write was interrupted ({Verify(t, verifyHashes: false)}); it is removed at the next checkpoint");
         foreach (var c in List().Reverse())
         {
             var problem = Verify(c.Dir, verifyHashes);

@@ -32,9 +32,10 @@ public static class CurriculumRunner
                 log($"[{stage.Stage}] already finished ({layout.FinalAdapter}); skipping");
                 continue;
             }
-            bool hasCheckpoint = resume && Directory.Exists(layout.Checkpoints) && new CheckpointStore(layout.Checkpoints, Math.Max(1, stage.Checkpoint.KeepLast)).FindLatest(log) is not null;
+            // the stage reports damaged and half-written checkpoints itself when it resumes
+            bool hasCheckpoint = resume && Directory.Exists(layout.Checkpoints) && new CheckpointStore(layout.Checkpoints, Math.Max(1, stage.Checkpoint.KeepLast)).FindLatest() is not null;
             var mode = hasCheckpoint ? RunFolder.Mode.Resume : RunFolder.Mode.Overwrite;
-            var result = Trainer.Run(stage, new TrainOptions(mode, null, command + (resume ? "" : " --resume")), log);
+            var result = Trainer.Run(stage, new TrainOptions(mode, null, command, ResumeCommand: command + " --resume"), log);
             if (result.Stopped) return cfg.Output;
         }
         if (cfg.Evaluation.Enabled) Evaluate(cfg, log);

@@ -30,6 +30,7 @@ public static class RunFolder
                     throw new FinQLoraException(exists
                         ? $"--resume: {output} is not a FinQLora run folder (no {Marker}); nothing to resume"
                         : $"--resume: {output} does not exist; nothing to resume (start the run without --resume)", ExitCode);
+                RemoveLeftovers(full);
                 return;
             case Mode.New when !empty:
                 throw new FinQLoraException(
@@ -47,6 +48,23 @@ public static class RunFolder
         }
         Directory.CreateDirectory(full);
         AtomicFile.WriteAllText(Path.Combine(full, Marker), JsonSerializer.Serialize(new { created_utc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), command }) + "\n");
+    }
+
+    /// <summary>
+    /// Deletes the temporary files a killed process left in the run folder and its final adapter folder
+    /// (<c>.NAME.tmp-PID-N</c>, see <see cref="AtomicFile"/>); the files they were to replace are intact.
+    /// Half-written checkpoints are the <see cref="CheckpointStore"/>'s to report and remove.
+    /// </summary>
+    private static void RemoveLeftovers(string full)
+    {
+        foreach (var dir in new[] { full, RunLayout.FinalAdapterDirOf(full) })
+        {
+            if (!Directory.Exists(dir)) continue;
+            foreach (var f in Directory.GetFiles(dir).Where(AtomicFile.IsTemporary))
+            {
+                try { File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        }
     }
 
     /// <summary>True when <paramref name="output"/> is a FinQLora run folder.</summary>

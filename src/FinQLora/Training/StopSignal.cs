@@ -64,8 +64,8 @@ public sealed class StopSignal : IDisposable
     }
 
     /// <summary>The message printed when the loop stops on request.</summary>
-    public static string ResumeHint(string command, string output, long step) =>
-        $"stopped at step {step} on request; the checkpoint is in {Path.Combine(output, "checkpoints")}. Resume with: {command} --resume {output}";
+    public static string ResumeHint(string resumeCommand, string output, long step) =>
+        $"stopped at step {step} on request; the checkpoint is in {Path.Combine(output, "checkpoints")}. Resume with: {resumeCommand}";
 
     /// <summary>
     /// Restores the default handlers, unless a stop was requested: that process is on its way out, and a late

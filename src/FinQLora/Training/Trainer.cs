@@ -15,8 +15,12 @@ namespace FinQLora.Training;
 /// <summary>How this invocation runs a stage: fresh, resumed, or over an earlier run; step cap from the command line.</summary>
 /// <param name="StopAfter">Behave as if interrupted (checkpoint, stop) after this step: what a SIGINT does, at a chosen point (tests).</param>
 /// <param name="OnStepEnd">Called after every optimizer step (tests watch live tensors with it).</param>
+/// <param name="ResumeCommand">The command line that resumes this run, for messages; default: <paramref name="Command"/> --resume OUTPUT.</param>
 public sealed record TrainOptions(RunFolder.Mode Mode = RunFolder.Mode.New, int? MaxSteps = null, string Command = "finqlora train", string? InitAdapterOverride = null,
-    long? StopAfter = null, Action<long>? OnStepEnd = null);
+    long? StopAfter = null, Action<long>? OnStepEnd = null, string? ResumeCommand = null)
+{
+    public string ResumeCommandFor(string output) => ResumeCommand ?? $"{Command} --resume {output}";
+}
 
 /// <summary>What a finished (or stopped) stage left behind.</summary>
 public sealed record TrainResult(string Output, string AdapterDir, long Steps, double? LastLoss, bool Stopped);
@@ -91,12 +95,16 @@ public static class Trainer
         var state = new TrainerState { Stage = cfg.Stage, TotalSteps = total, Seed = t.Seed };
         if (resume)
         {
-            var latest = store.FindLatest(log) ?? throw new FinQLoraException($"{cfg.Output}: no complete checkpoint to resume from");
-            state = TrainerState.Load(Path.Combine(latest.Dir, "trainer_state.json"));
-            LoadTrainable(Path.Combine(latest.Dir, "trainable.safetensors"), trainable);
-            optimizer.Load(Path.Combine(latest.Dir, "optimizer.bin"));
+            // killed before its first checkpoint, a run has nothing to keep: it starts again, as it started the first time
+            if (store.FindLatest(log) is { } latest)
+            {
+                state = TrainerState.Load(Path.Combine(latest.Dir, RunLayout.TrainerStateFile));
+                LoadTrainable(Path.Combine(latest.Dir, RunLayout.TrainableFile), trainable);
+                optimizer.Load(RunLayout.OptimizerFileIn(latest.Dir));
+                log($"[{cfg.Stage}] resumed from {latest.Dir} (step {state.Step} of {total})");
+            }
+            else log($"[{cfg.Stage}] {cfg.Output} has no complete checkpoint yet; starting again from step 0");
             if (dist.IsMain) MetricsJsonl.TruncateAfter(layout.Metrics, state.Step);
-            log($"[{cfg.Stage}] resumed from {latest.Dir} (step {state.Step} of {total})");
         }
         var guard = new NonFiniteGuard(t.NanGuardMaxConsecutive, state.NonFiniteSkips, state.NonFiniteInARow);
         using var sinks = dist.IsMain
@@ -197,17 +205,17 @@ public static class Trainer
 
             if (verdict == NonFiniteGuard.Verdict.Stop)
             {
-                var dir = Checkpoint(store, layout, cfg, model, trainable, optimizer, state, lora, modelDir, dist);
+                var dir = Checkpoint(store, cfg, opts, model, trainable, optimizer, state, lora, modelDir, dist, log);
                 throw guard.StopError(step, dir ?? cfg.Output);
             }
             if (opts.StopAfter == step) stop.Request("StopAfter");
             bool periodic = cfg.Checkpoint.EverySteps > 0 && step % cfg.Checkpoint.EverySteps == 0;
             if (periodic || step == total || stop.Requested)
-                Checkpoint(store, layout, cfg, model, trainable, optimizer, state, lora, modelDir, dist);
+                Checkpoint(store, cfg, opts, model, trainable, optimizer, state, lora, modelDir, dist, log);
             opts.OnStepEnd?.Invoke(step);
             if (stop.Requested && step < total)
             {
-                log(StopSignal.ResumeHint(opts.Command, cfg.Output, step));
+                log(StopSignal.ResumeHint(opts.ResumeCommandFor(cfg.Output), cfg.Output, step));
                 return new TrainResult(cfg.Output, layout.FinalAdapter, step, lastLoss, Stopped: true);
             }
         }
@@ -220,19 +228,30 @@ public static class Trainer
         return new TrainResult(cfg.Output, layout.FinalAdapter, state.Step, lastLoss, Stopped: false);
     }
 
-    /// <summary>Writes a checkpoint (rank 0): the adapter in PEFT format, the exact trainable tensors, optimizer and trainer state, config.</summary>
-    private static string? Checkpoint(CheckpointStore store, RunLayout layout, TrainConfig cfg, LlamaForCausalLM model, IReadOnlyList<(string Name, Parameter Param)> trainable,
-        AdamW optimizer, TrainerState state, LoraSettings lora, string modelDir, DistributedContext dist)
+    /// <summary>
+    /// Writes a checkpoint (rank 0): the adapter in PEFT format, the exact trainable tensors, optimizer and trainer state, config.
+    /// A full disk stops the run with <see cref="IO.DiskFullException"/>, whose message ends with the command that resumes it.
+    /// </summary>
+    private static string? Checkpoint(CheckpointStore store, TrainConfig cfg, TrainOptions opts, LlamaForCausalLM model, IReadOnlyList<(string Name, Parameter Param)> trainable,
+        AdamW optimizer, TrainerState state, LoraSettings lora, string modelDir, DistributedContext dist, Action<string> log)
     {
         if (!dist.IsMain) return null;
-        return store.Save(state.Step, dir =>
+        try
         {
-            if (cfg.Training.Method != TrainingMethod.Full) PeftAdapterFiles.Save(Path.Combine(dir, "adapter"), model, AdapterName, lora, modelDir);
-            IO.SafeTensorsWriter.Write(Path.Combine(dir, "trainable.safetensors"), trainable.Select(p => KeyValuePair.Create(p.Name, (Tensor)p.Param)));
-            optimizer.Save(Path.Combine(dir, "optimizer.bin"));
-            state.Save(Path.Combine(dir, "trainer_state.json"));
-            ConfigWriter.Write(Path.Combine(dir, "config.yaml"), cfg);
-        });
+            return store.Save(state.Step, dir =>
+            {
+                if (cfg.Training.Method != TrainingMethod.Full) PeftAdapterFiles.Save(Path.Combine(dir, RunLayout.AdapterDir), model, AdapterName, lora, modelDir);
+                IO.SafeTensorsWriter.Write(Path.Combine(dir, RunLayout.TrainableFile), trainable.Select(p => KeyValuePair.Create(p.Name, (Tensor)p.Param)));
+                FaultInjection.BeforeOptimizerState(state.Step, Path.Combine(dir, RunLayout.OptimizerFile));
+                optimizer.Save(Path.Combine(dir, RunLayout.OptimizerFile));
+                state.Save(Path.Combine(dir, RunLayout.TrainerStateFile));
+                ConfigWriter.Write(Path.Combine(dir, RunLayout.ConfigFile), cfg);
+            }, log);
+        }
+        catch (IO.DiskFullException e)
+        {
+            throw new IO.DiskFullException($"{e.Message} with: {opts.ResumeCommandFor(cfg.Output)}", e.Path, e.NeededBytes, e.InnerException ?? e);
+        }
     }
 
     private static void LoadTrainable(string path, IReadOnlyList<(string Name, Parameter Param)> trainable)

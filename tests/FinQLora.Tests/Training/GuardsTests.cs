@@ -113,7 +113,7 @@ public partial class StopSignalTests
     [Fact]
     public void The_resume_hint_names_the_command_to_continue() =>
         Assert.Equal("stopped at step 40 on request; the checkpoint is in runs/s1/checkpoints. Resume with: finqlora train --config c.yaml --resume runs/s1",
-            StopSignal.ResumeHint("finqlora train --config c.yaml", "runs/s1", 40));
+            StopSignal.ResumeHint("finqlora train --config c.yaml --resume runs/s1", "runs/s1", 40));
 
     [LibraryImport("libc", EntryPoint = "kill")] private static partial int kill(int pid, int sig);
 }
