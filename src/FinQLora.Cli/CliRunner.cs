@@ -25,6 +25,8 @@ internal static class CliRunner
     public static int Report(Exception e, bool verbose)
     {
         var inner = e is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : e;
+        if (inner is not FinQLoraException && FinQLora.IO.DiskFullException.Is(inner))  // e.g. a log line appended to a full disk
+            inner = new FinQLora.IO.DiskFullException($"the disk is full: {inner.Message}. Free space or choose another output folder", "", null, inner);
         Console.Error.WriteLine($"error: {Printable(inner.Message)}");
         if (verbose) Console.Error.WriteLine(inner);
         else if (inner is not FinQLoraException) Console.Error.WriteLine("(run with --verbose for details)");

@@ -5,11 +5,14 @@ namespace FinQLora.Reports;
 /// <summary>Records the resolution in a PNG (the pHYs chunk, pixels per metre), which ScottPlot does not write.</summary>
 public static class Png
 {
-    public static void SetDpi(string path, int dpi)
+    /// <summary>Rewrites the PNG file at <paramref name="path"/> (atomically) with <paramref name="dpi"/> recorded.</summary>
+    public static void SetDpi(string path, int dpi) => IO.AtomicFile.WriteAllBytes(path, WithDpi(File.ReadAllBytes(path), dpi, path));
+
+    /// <summary>The PNG <paramref name="bytes"/> with <paramref name="dpi"/> recorded (any earlier pHYs chunk dropped).</summary>
+    public static byte[] WithDpi(byte[] bytes, int dpi, string what = "image")
     {
-        var bytes = File.ReadAllBytes(path);
         if (bytes.Length < 33 || bytes[12] != 'I' || bytes[13] != 'H' || bytes[14] != 'D' || bytes[15] != 'R')
-            throw new InvalidDataException($"{path}: not a PNG");
+            throw new InvalidDataException($"{what}: not a PNG");
         int ppm = (int)Math.Round(dpi / 0.0254);
         var chunk = new byte[4 + 4 + 9 + 4];
         BinaryPrimitives.WriteInt32BigEndian(chunk, 9);
@@ -30,7 +33,7 @@ public static class Png
             if (!phys) output.Write(rest, i, len + 12);
             i += len + 12;
         }
-        File.WriteAllBytes(path, output.ToArray());
+        return output.ToArray();
     }
 
     private static uint Crc32(ReadOnlySpan<byte> data)

@@ -26,10 +26,10 @@ public static class ReportBuilder
         GpuUtilization.Save(Out("gpu_utilization.png"), runs);
         Comparisons.Performance(Out("performance_comparison.png"), results);
         Comparisons.Efficiency(Out("efficiency_comparison.png"), bench);
-        File.WriteAllText(Out("results.tex"), Tables.ResultsTex(results));
-        File.WriteAllText(Out("efficiency.tex"), Tables.EfficiencyTex(bench));
-        File.WriteAllText(Out("results.md"), Tables.ResultsMd(results) + (bench.Count > 0 ? "\n" + Tables.EfficiencyMd(bench) : ""));
-        File.WriteAllText(Out("report.html"), Html(output, runs, results, bench));
+        IO.AtomicFile.WriteAllText(Out("results.tex"), Tables.ResultsTex(results));
+        IO.AtomicFile.WriteAllText(Out("efficiency.tex"), Tables.EfficiencyTex(bench));
+        IO.AtomicFile.WriteAllText(Out("results.md"), Tables.ResultsMd(results) + (bench.Count > 0 ? "\n" + Tables.EfficiencyMd(bench) : ""));
+        IO.AtomicFile.WriteAllText(Out("report.html"), Html(output, runs, results, bench));
         return files;
     }
 

@@ -39,7 +39,7 @@ internal static class DataStatsCommand
                 ["task"] = s.Task, ["split"] = s.Split, ["rows"] = s.Rows, ["p50"] = s.P50, ["p95"] = s.P95, ["max"] = s.Max,
                 ["truncated"] = s.Truncated, ["max_length"] = s.MaxLength,
             }).ToArray());
-            File.WriteAllText(Path.Combine(outDir, "stats.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            FinQLora.IO.AtomicFile.WriteAllText(Path.Combine(outDir, "stats.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             var png = Path.Combine(outDir, "length-histogram.png");
             LengthHistogram.Save(png, result.GroupBy(s => s.Task).Select(g => new LengthHistogram.Series(g.Key, g.SelectMany(s => s.Lengths).ToList())).ToList(), max);
             Console.WriteLine($"wrote {Path.GetFullPath(Path.Combine(outDir, "stats.json"))} and {Path.GetFullPath(png)}");

@@ -25,12 +25,21 @@ internal static class ScoreCommand
             var rows = ReadRows(path);
             using var bundle = model.Load(parse);
             var scores = Scorer.Score(bundle.Model, bundle.Tokenizer, rows.Select(r => (r.Prompt, r.Completion)).ToList(), Math.Max(1, parse.GetValue(batch)));
-            using var writer = parse.GetValue(output) is { } o ? new StreamWriter(o) : new StreamWriter(Console.OpenStandardOutput());
-            for (int i = 0; i < rows.Count; i++)
+            void WriteTo(Stream stream)
             {
-                rows[i].Json["logprob"] = scores[i].LogProb;
-                rows[i].Json["n_tokens"] = scores[i].NTokens;
-                writer.WriteLine(rows[i].Json.ToJsonString());
+                using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true);
+                for (int i = 0; i < rows.Count; i++)
+                {
+                    rows[i].Json["logprob"] = scores[i].LogProb;
+                    rows[i].Json["n_tokens"] = scores[i].NTokens;
+                    writer.WriteLine(rows[i].Json.ToJsonString());
+                }
+            }
+            if (parse.GetValue(output) is { } o) FinQLora.IO.AtomicFile.Write(o, WriteTo);
+            else
+            {
+                using var stdout = Console.OpenStandardOutput();
+                WriteTo(stdout);
             }
             return 0;
         });

@@ -15,9 +15,10 @@ internal static class Figure
     /// <summary>A figure with no data still explains itself instead of failing.</summary>
     public static void Note(ScottPlot.Plot plot, string text) => plot.Add.Annotation(text, ScottPlot.Alignment.MiddleCenter);
 
+    /// <summary>Renders and writes the PNG (atomically: a reader never sees half a figure).</summary>
     public static void Save(ScottPlot.Plot plot, string path, double widthIn = 6.4, double heightIn = 4)
     {
-        plot.SavePng(path, (int)(widthIn * Dpi), (int)(heightIn * Dpi));
-        Png.SetDpi(path, Dpi);
+        using var image = plot.GetImage((int)(widthIn * Dpi), (int)(heightIn * Dpi));
+        IO.AtomicFile.WriteAllBytes(path, Png.WithDpi(image.GetImageBytes(ScottPlot.ImageFormat.Png), Dpi, path));
     }
 }

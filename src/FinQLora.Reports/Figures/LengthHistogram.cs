@@ -38,7 +38,6 @@ public static class LengthHistogram
         plot.XLabel("tokens (prompt + answer + <|eot_id|>)");
         plot.YLabel("% of rows");
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        plot.SavePng(path, (int)(6.4 * Dpi), 4 * Dpi);
+        Figure.Save(plot, path);
     }
 }

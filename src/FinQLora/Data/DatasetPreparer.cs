@@ -177,8 +177,7 @@ public static class DatasetPreparer
         };
         Directory.CreateDirectory(output);
         var path = Path.Combine(output, "manifest.json");
-        File.WriteAllText(path + ".tmp", manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(path + ".tmp", path, overwrite: true);
+        IO.AtomicFile.WriteAllText(path, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     public static string Sha256(string path)

@@ -16,7 +16,8 @@ namespace FinQLora.Tests.Reliability;
 /// checkpoint is reported by the resume that skips it; the run that finally finishes has the
 /// uninterrupted run's adapter bytes and losses.
 /// </summary>
-public sealed partial class KillAndResumeTests(TinyTrainRun run) : IClassFixture<TinyTrainRun>
+[Collection(TinyTrainRunCollection.Name)]
+public sealed partial class KillAndResumeTests(TinyTrainRun run)
 {
     private const int Kills = 10;
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
@@ -77,7 +78,7 @@ public sealed partial class KillAndResumeTests(TinyTrainRun run) : IClassFixture
                 Assert.True(log.Contains(newestBefore == 0 ? "has no complete checkpoint yet; starting again from step 0"
                     : $"resumed from {Path.Combine(store.Dir, CheckpointStore.NameOf(newestBefore))} (step {newestBefore} of {TinyTrainRun.Steps})"), where);
 
-            if (point is null) { Assert.True(code == 0, where); break; }
+            if (point is null) { Assert.True(code == 0, $"{where}: exit code {code}"); break; }
             Assert.True(code == 137, $"{where}: expected death by SIGKILL (137), got {code}");
             var newest = store.FindLatest()?.Step ?? 0;
             if (point.InCheckpoint)

@@ -25,7 +25,7 @@ public sealed class TinyTrainRun
         ConfigWriter.Write(Config, cfg with { Model = cfg.Model with { Quantize = Quantize.None } });  // float32 base: NF4 is ~15× slower on a CPU
         Straight = Path.Combine(Root, "straight");
         var r = CliProcess.Run(TrainArgs(Straight));
-        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        Assert.True(r.ExitCode == 0, $"exit code {r.ExitCode}\n{r.Stderr}{r.Stdout}");
     }
 
     /// <summary>The arguments of a new run into <paramref name="output"/>.</summary>
@@ -35,4 +35,11 @@ public sealed class TinyTrainRun
     public string[] ResumeArgs(string output) => ["train", "--config", Config, "--resume", output];
 
     public static string AdapterWeights(string output) => Path.Combine(output, "adapter", "adapter_model.safetensors");
+}
+
+/// <summary>The test classes that share one <see cref="TinyTrainRun"/>.</summary>
+[CollectionDefinition(Name)]
+public sealed class TinyTrainRunCollection : ICollectionFixture<TinyTrainRun>
+{
+    public const string Name = "tiny train run";
 }

@@ -1,0 +1,60 @@
+using FinQLora.Config;
+using FinQLora.Training;
+
+namespace FinQLora.Tests.Training;
+
+/// <summary>Resuming from what older versions and early kills leave behind.</summary>
+public class ResumeEdgeCasesTests
+{
+    /// <summary>TrainerTests' small stage on a float32 base (NF4 is much slower on a CPU).</summary>
+    private static TrainConfig Stage(string output, int steps, int checkpointEvery = 0)
+    {
+        var cfg = TrainerTests.SmallStage(output, steps, checkpointEvery: checkpointEvery);
+        return cfg with { Model = cfg.Model with { Quantize = Quantize.None } };
+    }
+
+    private static byte[] Adapter(string output) => File.ReadAllBytes(Path.Combine(output, "adapter", "adapter_model.safetensors"));
+
+    [Fact]
+    public void A_checkpoint_with_the_older_optimizer_bin_name_still_resumes_exactly()
+    {
+        var root = Fixtures.TempDir();
+        var straight = Path.Combine(root, "straight");
+        Trainer.Run(Stage(straight, steps: 4, checkpointEvery: 2), new TrainOptions(), _ => { });
+
+        var old = Path.Combine(root, "old");
+        Trainer.Run(Stage(old, steps: 4, checkpointEvery: 2), new TrainOptions(StopAfter: 2), _ => { });
+        var ckpt = Path.Combine(old, "checkpoints", CheckpointStore.NameOf(2));
+        Assert.True(File.Exists(Path.Combine(ckpt, "optimizer.safetensors")));
+        // make it what an older FinQLora wrote: the same bytes under optimizer.bin, named so in the manifest
+        File.Move(Path.Combine(ckpt, RunLayout.OptimizerFile), Path.Combine(ckpt, RunLayout.LegacyOptimizerFile));
+        var manifest = Path.Combine(ckpt, CheckpointStore.ManifestFile);
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"optimizer.safetensors\"", "\"optimizer.bin\""));
+        Assert.Null(CheckpointStore.Verify(ckpt));
+
+        var log = new List<string>();
+        Trainer.Run(Stage(old, steps: 4, checkpointEvery: 2), new TrainOptions(RunFolder.Mode.Resume), log.Add);
+        Assert.Contains(log, l => l.Contains($"resumed from {ckpt} (step 2 of 4)"));
+        Assert.Equal(Adapter(straight), Adapter(old));
+    }
+
+    [Fact]
+    public void A_run_killed_before_its_first_checkpoint_starts_again_on_resume()
+    {
+        var root = Fixtures.TempDir();
+        var straight = Path.Combine(root, "straight");
+        Trainer.Run(Stage(straight, steps: 3), new TrainOptions(), _ => { });
+
+        // what a kill during the first steps leaves: the marker, the config, a few metrics lines, a temporary file
+        var killed = Path.Combine(root, "killed");
+        RunFolder.Prepare(killed, RunFolder.Mode.New);
+        File.Copy(Path.Combine(straight, "metrics.jsonl"), Path.Combine(killed, "metrics.jsonl"));
+        File.WriteAllText(Path.Combine(killed, ".config.yaml.tmp-4242-1"), "stage: te");
+        var log = new List<string>();
+        Trainer.Run(Stage(killed, steps: 3), new TrainOptions(RunFolder.Mode.Resume), log.Add);
+        Assert.Contains(log, l => l.EndsWith("has no complete checkpoint yet; starting again from step 0", StringComparison.Ordinal));
+        Assert.Equal(Adapter(straight), Adapter(killed));
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(killed, "metrics.jsonl")).Length);
+        Assert.False(File.Exists(Path.Combine(killed, ".config.yaml.tmp-4242-1")));
+    }
+}
