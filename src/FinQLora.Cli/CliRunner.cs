@@ -27,9 +27,16 @@ internal static class CliRunner
         var inner = e is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : e;
         if (inner is not FinQLoraException && FinQLora.IO.DiskFullException.Is(inner))  // e.g. a log line appended to a full disk
             inner = new FinQLora.IO.DiskFullException($"the disk is full: {inner.Message}. Free space or choose another output folder", "", null, inner);
-        Console.Error.WriteLine($"error: {inner.Message}");
+        Console.Error.WriteLine($"error: {Printable(inner.Message)}");
         if (verbose) Console.Error.WriteLine(inner);
         else if (inner is not FinQLoraException) Console.Error.WriteLine("(run with --verbose for details)");
         return inner is FinQLoraException fe ? fe.ExitCode : 1;
     }
+
+    /// <summary>
+    /// Messages quote names and values from input files; their control characters (escape sequences, carriage
+    /// returns) are shown as \uXXXX so a crafted file cannot rewrite the terminal. Line breaks stay.
+    /// </summary>
+    public static string Printable(string message) =>
+        string.Concat(message.Select(c => char.IsControl(c) && c != '\n' ? $"\\u{(int)c:x4}" : c.ToString()));
 }

@@ -12,6 +12,7 @@ Each run appends one JSON object per line (the format `finqlora report --bench` 
 """
 import argparse
 import json
+import sys
 import statistics
 import time
 
@@ -76,6 +77,8 @@ def train_bench(a):
         torch.cuda.synchronize()
         if step >= a.warmup:
             times.append(time.perf_counter() - t0)
+    if a.profile:
+        profile_step(a, lambda: (model(input_ids=ids, labels=ids).loss.backward(), opt.step(), opt.zero_grad(set_to_none=True)))
     med = statistics.median(times)
     tok_s = a.batch * a.seq / med
     flops_per_token = 6 * total + 12 * cfg.num_hidden_layers * cfg.hidden_size * a.seq  # standard estimate
@@ -88,6 +91,33 @@ def train_bench(a):
                 resident_gib=gib(resident), trainable_params=trainable, total_params=total,
                 mfu=tok_s * flops_per_token / 989e12, device=torch.cuda.get_device_name(),
                 versions=dict(torch=torch.__version__, transformers=__import__("transformers").__version__))
+
+
+def profile_step(a, step):
+    """One more training step under torch.profiler: GPU time by kernel family, and the top kernels, to stderr and --profile-out."""
+    from torch.profiler import profile, ProfilerActivity
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        step()
+        torch.cuda.synchronize()
+    events = [e for e in prof.key_averages() if e.device_type.name == "CUDA"]
+    def family(name):
+        n = name.lower()
+        if any(k in n for k in ("gemm", "cutlass", "nvjet", "sm90_xmma", "cublas", "matmul")): return "matmul"
+        if "flash" in n or "fmha" in n or "attention" in n: return "attention"
+        if "triton" in n: return "triton (fused by torch.compile)"
+        return "other (elementwise, reductions, copies)"
+    total = sum(e.device_time_total for e in events) or 1
+    fams = {}
+    for e in events:
+        fams[family(e.key)] = fams.get(family(e.key), 0) + e.device_time_total
+    lines = [f"one step, GPU time {total / 1000:.1f} ms"] + [f"  {k}: {v / 1000:.1f} ms ({100 * v / total:.0f} %)" for k, v in sorted(fams.items(), key=lambda kv: -kv[1])]
+    lines += ["top kernels:"] + [f"  {e.device_time_total / 1000:8.2f} ms  x{e.count:<5} {e.key[:110]}" for e in sorted(events, key=lambda e: -e.device_time_total)[:20]]
+    text = "\n".join(lines)
+    print(text, file=sys.stderr)
+    if a.profile_out:
+        with open(a.profile_out, "a") as f:
+            f.write(f"== {'compiled' if a.compile == 'on' else 'eager'} {a.method} r{a.r} {a.targets} {a.batch}x{a.seq}\n{text}\n")
 
 
 @torch.no_grad()
@@ -130,6 +160,8 @@ def main():
     p.add_argument("--prompt-len", type=int, default=512)
     p.add_argument("--new-tokens", type=int, default=64)
     p.add_argument("--json")
+    p.add_argument("--profile", action="store_true", help="profile one extra step with torch.profiler (GPU time by kernel family)")
+    p.add_argument("--profile-out", help="append the profile summary to this file")
     a = p.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
     result = generate_bench(a) if a.generate else train_bench(a)

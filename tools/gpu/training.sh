@@ -20,10 +20,14 @@ if [ "${STAGE:-1}" = 1 ]; then
   tar -C "$RUN" -cf "$OUT/stage1_adapter.tar" adapter
 else
   RUN=${RUN:-/tmp/s2}
-  if [ ! -d "${S1:-/tmp/s1}/adapter" ]; then mkdir -p /tmp/s1 && tar -C /tmp/s1 -xf "$S1_TAR"; S1=/tmp/s1; fi
+  if [ ! -d "${S1:-/tmp/s1}/adapter" ]; then   # a fresh machine: a short stage 1 makes the adapter stage 2 starts from
+    log "stage 1 (10 steps, for its adapter)"
+    $R train --config configs/stage1.yaml $COMMON --set data.tasks=[finqa,acl18,bigdata22,cikm18] --set output=/tmp/s1 --max-steps 10 2>&1 | tail -1
+    S1=/tmp/s1
+  fi
   S="--config configs/stage2.yaml $COMMON --set init_adapter=${S1:-/tmp/s1}/adapter --set checkpoint.every_steps=50 --set output=$RUN --max-steps $STEPS"
-  log "stage 2: $STEPS steps, SIGTERM after ${STOP_AFTER:-120}s"
-  timeout -s TERM "${STOP_AFTER:-120}" $R train $S 2>&1 | tail -4 | tee -a "$OUT/training.log"
+  log "stage 2: $STEPS steps, SIGINT (delivered twice by timeout) after ${STOP_AFTER:-120}s"
+  timeout -s INT "${STOP_AFTER:-120}" $R train $S 2>&1 | tail -4 | tee -a "$OUT/training.log"
   ls "$RUN/checkpoints" | tee -a "$OUT/training.log"
   log "stage 2: resume"
   $R train $S --resume 2>&1 | tail -3 | tee -a "$OUT/training.log"

@@ -18,9 +18,11 @@ internal static class PrepareDataCommand
         var skip = new Option<bool>("--skip-bad-rows") { Description = "Skip invalid rows (counted and reported) instead of stopping at the first." };
         var cache = new Option<string?>("--cache") { Description = "Where Hub downloads go (resumable; default: OUTPUT/hub)." };
         var revision = new Option<string>("--revision") { Description = "Hub revision (branch, tag or commit) of the datasets.", DefaultValueFactory = _ => "main" };
-        var allowHttp = new Option<bool>("--allow-http") { Description = "Allow a plain-HTTP HF_ENDPOINT that is not this machine (a trusted mirror)." };
+        var allowHttp = new Option<bool>("--allow-http") { Description = "Allow a plain-HTTP HF_ENDPOINT on this machine (localhost, 127.0.0.1, ::1: a local mirror or test server); other hosts are HTTPS only." };
+        var timeout = new Option<double>("--hub-timeout") { Description = "Seconds to wait for the Hub to answer (and between bytes of a download) before retrying.", DefaultValueFactory = _ => 300 };
+        var attempts = new Option<int>("--hub-attempts") { Description = "Attempts per request (dropped connections, timeouts, 429 and 5xx are retried with exponential backoff).", DefaultValueFactory = _ => 5 };
         var command = new Command("prepare-data", "Prepare FLARE task data from the Hub (HF_ENDPOINT, HF_TOKEN) or a local folder: one normalized JSONL per task and split, and manifest.json.")
-            { tasks, output, source, offline, skip, cache, revision, allowHttp };
+            { tasks, output, source, offline, skip, cache, revision, allowHttp, timeout, attempts };
         command.SetAction(parse =>
         {
             var selected = FlareTasks.Parse(parse.GetValue(tasks)!);
@@ -30,9 +32,16 @@ internal static class PrepareDataCommand
             if (src is null)
             {
                 if (parse.GetValue(offline)) throw new FinQLoraException("--offline needs --source DIR (a folder with the task files)");
-                var settings = HubSettings.FromEnvironment() with { Revision = parse.GetValue(revision)!, AllowInsecureHttp = parse.GetValue(allowHttp) };
+                double seconds = parse.GetValue(timeout);
+                int tries = parse.GetValue(attempts);
+                if (!(seconds > 0) || tries < 1) throw new FinQLoraException("--hub-timeout must be > 0 and --hub-attempts >= 1", exitCode: 2);
+                var settings = HubSettings.FromEnvironment() with
+                {
+                    Revision = parse.GetValue(revision)!, AllowLocalHttp = parse.GetValue(allowHttp),
+                    Timeout = TimeSpan.FromSeconds(seconds), MaxAttempts = tries,
+                };
                 var cacheDir = parse.GetValue(cache) ?? Path.Combine(outDir, "hub");
-                Log($"downloading from {settings.EndpointUri().Host}{(settings.Token is null ? "" : " (with HF_TOKEN)")} into {cacheDir}");
+                Log($"downloading from {settings.EndpointUri().Host}{(settings.Token is null ? "" : $" (token from {settings.TokenSource})")} into {cacheDir}");
                 src = Download(selected, cacheDir, settings, Log);
             }
             var result = DatasetPreparer.PrepareLocal(src, outDir, selected, parse.GetValue(skip), Log);

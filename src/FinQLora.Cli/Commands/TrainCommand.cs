@@ -14,7 +14,7 @@ internal static class TrainCommand
         var set = CliOptions.Set();
         var resume = new Option<string?>("--resume") { Description = "Continue the run in its output folder (or in DIR) from its newest complete checkpoint.", Arity = ArgumentArity.ZeroOrOne };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after N optimizer steps (overrides training.max_steps)." };
-        var initAdapter = new Option<string?>("--init-adapter") { Description = "Start from this adapter (stage 1's), frozen and stacked under the new one." };
+        var initAdapter = new Option<string?>("--init-adapter") { Description = "Start from this adapter (stage 1's): frozen and stacked under the new one, or merged into the base weights with init_adapter_mode: merge (--set init_adapter_mode=merge)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier run in the output folder." };
         var dist = new DistributedOptions();
         var command = new Command("train", "Train one stage (QLoRA by default) from a YAML config; checkpoints, resume, metrics.jsonl, TensorBoard.");

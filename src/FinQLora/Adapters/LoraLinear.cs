@@ -48,7 +48,27 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         register_parameter($"lora_B.{adapter.Name}.weight", adapter.B);
     }
 
-    public override Tensor forward(Tensor x)
+    /// <summary>
+    /// Swaps the base layer (e.g. for a requantized one after merging an adapter into it) and disposes
+    /// the old one. The new base must compute the same [out, in] projection.
+    /// </summary>
+    public void ReplaceBase(nn.Module<Tensor, Tensor> newBase)
+    {
+        var old = base_layer;
+        register_module(nameof(base_layer), null!);   // TorchSharp removes a submodule registered with null
+        base_layer = newBase;
+        register_module(nameof(base_layer), newBase);
+        if (!ReferenceEquals(old, newBase)) old.Dispose();
+    }
+
+    public override Tensor forward(Tensor x) => Forward(x, null);
+
+    /// <summary>
+    /// The projection with its adapters; <paramref name="castInput"/>, when given, is <paramref name="x"/>
+    /// already cast to the adapters' dtype by the caller, shared by projections that read the same input
+    /// (q, k, v; gate, up), so the cast runs and is kept for backward once instead of once per projection.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor? castInput)
     {
         if (_adapters.Count == 0) return base_layer.call(x);
         using var scope = NewDisposeScope();
@@ -56,11 +76,26 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         var outDtype = result.dtype;
         foreach (var a in _adapters)
         {
-            var input = x.to(a.A.dtype);
+            var input = castInput is not null && castInput.dtype == a.A.dtype ? castInput : x.to(a.A.dtype);
             if (a.Dropout > 0 && training) input = nn.functional.dropout(input, a.Dropout, training: true);
             var delta = nn.functional.linear(nn.functional.linear(input, a.A), a.B) * a.Scaling;   // [.., out]
             result = result + delta.to(outDtype);
         }
         return result.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// <paramref name="x"/> cast once for several projections that read it, or null when fewer than two of
+    /// them carry adapters of one dtype different from x's (then each projection casts, or needs no cast).
+    /// </summary>
+    public static Tensor? SharedCast(Tensor x, params nn.Module<Tensor, Tensor>[] projections)
+    {
+        var dtypes = projections.OfType<LoraLinear>().SelectMany(p => p._adapters).Select(a => a.A.dtype).Where(d => d != x.dtype).ToList();
+        if (dtypes.Count < 2 || dtypes.Distinct().Count() != 1) return null;
+        return x.to(dtypes[0]);
+    }
+
+    /// <summary>Runs <paramref name="projection"/> on x, passing the shared cast to a <see cref="LoraLinear"/>.</summary>
+    public static Tensor Call(nn.Module<Tensor, Tensor> projection, Tensor x, Tensor? castInput) =>
+        projection is LoraLinear lora ? lora.Forward(x, castInput) : projection.call(x);
 }

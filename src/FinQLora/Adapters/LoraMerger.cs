@@ -20,8 +20,9 @@ public sealed record MergeResult(string OutputDir, IReadOnlyList<string> WeightF
 /// Works one tensor at a time (the model is never built), so merging an 8B model needs about one
 /// shard of memory. A 4-bit (bitsandbytes NF4) base is dequantized first; with RequantizeNf4 the
 /// merged projections are quantized again and written in bitsandbytes' layout with its quantization_config.
+/// (Merging into a model already loaded: LoraMerger.IntoModel.cs.)
 /// </summary>
-public static class LoraMerger
+public static partial class LoraMerger
 {
     /// <summary>Files besides the weights that a Hugging Face folder carries and the merged folder keeps.</summary>
     public static readonly string[] CopiedFiles =
@@ -102,30 +103,6 @@ public static class LoraMerger
         {
             foreach (var a in adapters) a.Dispose();
         }
-    }
-
-    /// <summary>
-    /// Folds an adapter folder into a loaded model's dense projection weights, in place (for
-    /// init_adapter_mode: merge): W ← cast(W + scaling·B·A in fp32). A 4-bit base is refused before
-    /// anything changes (requantizing would add rounding error: stack the adapter instead). Returns
-    /// the number of projections changed.
-    /// </summary>
-    public static int MergeInto(LlamaForCausalLM model, string adapterDir)
-    {
-        using var adapter = PeftAdapterWeights.Read(adapterDir, model.Config);
-        var targets = LoraInjector.Projections(model).Where(p => adapter.ByModule.ContainsKey(p.Path)).ToList();
-        foreach (var (path, layer) in targets)
-            if (layer.base_layer is not TorchSharp.Modules.Linear { weight: not null })
-                throw new FinQLoraException($"{adapterDir}: cannot merge into '{path}', whose base is {layer.base_layer.GetType().Name}: " +
-                                            "stack the adapter instead (init_adapter_mode: stack), or merge into the dense base with `finqlora merge`");
-        using var _ = no_grad();
-        foreach (var (path, layer) in targets)
-        {
-            using var scope = NewDisposeScope();
-            var w = ((TorchSharp.Modules.Linear)layer.base_layer).weight!;                       // [out, in]
-            w.copy_((w.to(ScalarType.Float32) + adapter.Delta(path, w.device)!).to(w.dtype));
-        }
-        return targets.Count;
     }
 
     /// <summary>A projection's dense weight in fp32 on <paramref name="device"/>; a 4-bit one is dequantized.</summary>

@@ -45,40 +45,43 @@ public static class PeftAdapterFiles
     public static LoraSettings ReadSettings(string dir)
     {
         var path = Path.Combine(dir, ConfigFile);
-        if (!File.Exists(path)) throw new FinQLoraException($"{dir}: no {ConfigFile} (is this a PEFT LoRA adapter folder?)");
-        JsonObject o;
-        try { o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FinQLoraException($"{path}: not a JSON object"); }
-        catch (JsonException e) { throw new FinQLoraException($"{path}: invalid JSON ({e.Message})"); }
-        T Required<T>(string key)
+        if (!File.Exists(path))
         {
-            if (o[key] is not JsonValue v || !v.TryGetValue<T>(out var value))
-                throw new FinQLoraException($"{path}: required field '{key}' is missing or not a {typeof(T).Name}");
-            return value;
+            if (File.Exists(Path.Combine(dir, "adapter_model.bin")))
+                throw new FinQLoraException($"{dir}: only adapter_model.bin (a PyTorch pickle) and no {ConfigFile}; FinQLora never loads pickles");
+            throw new FinQLoraException($"{dir}: no {ConfigFile} (is this a PEFT LoRA adapter folder?)");
         }
-        var peftType = Required<string>("peft_type");
+        var o = JsonFile.ReadObject(path);
+        string Short(JsonNode? n) => n is null ? "null" : n.ToJsonString() is var s && s.Length > 60 ? s[..60] + "…" : n.ToJsonString();
+        FinQLoraException Bad(string key, string want) => new($"{path}: '{key}' must be {want}, got {Short(o[key])}");
+        var peftType = JsonFile.String(o["peft_type"]) ?? throw Bad("peft_type", "a string");
         if (peftType != "LORA") throw new FinQLoraException($"{path}: peft_type '{peftType}' is not supported (only LORA)");
-        if (o["use_dora"] is JsonValue d && d.TryGetValue<bool>(out var dora) && dora) throw new FinQLoraException($"{path}: DoRA adapters are not supported");
+        if (JsonFile.Bool(o["use_dora"]) == true) throw new FinQLoraException($"{path}: DoRA adapters are not supported");
         if (o["rank_pattern"] is JsonObject rp && rp.Count > 0 || o["alpha_pattern"] is JsonObject ap && ap.Count > 0)
             throw new FinQLoraException($"{path}: rank_pattern/alpha_pattern are not supported");
-        if (o["bias"] is JsonValue bv && bv.TryGetValue<string>(out var bias) && bias != "none")
+        if (JsonFile.String(o["bias"]) is { } bias && bias != "none")
             throw new FinQLoraException($"{path}: bias '{bias}' is not supported (only LoRA adapters saved with bias \"none\")");
         if (o["modules_to_save"] is JsonArray mts && mts.Count > 0)
-            throw new FinQLoraException($"{path}: modules_to_save [{string.Join(", ", mts.Select(m => m?.ToJsonString()))}] is not supported (only the LoRA weights of the projections are loaded)");
+            throw new FinQLoraException($"{path}: modules_to_save {Short(mts)} is not supported (only the LoRA weights of the projections are loaded)");
         var targets = o["target_modules"] switch
         {
-            JsonArray arr => arr.Select(x => x!.GetValue<string>()).ToList(),
-            JsonValue v when v.TryGetValue<string>(out var single) => [single],
-            _ => throw new FinQLoraException($"{path}: required field 'target_modules' is missing"),
+            JsonArray arr => arr.Select(x => JsonFile.String(x) ?? throw Bad("target_modules", "a list of module names")).ToList(),
+            var n when JsonFile.String(n) is { } single => [single],
+            null => throw new FinQLoraException($"{path}: required field 'target_modules' is missing"),
+            _ => throw Bad("target_modules", "a module name or a list of them"),
         };
         var layers = o["layers_to_transform"] switch
         {
-            JsonArray arr => arr.Select(x => x!.GetValue<int>()).ToList(),
-            JsonValue v when v.TryGetValue<int>(out var one) => new List<int> { one },
-            _ => null,
+            null => null,
+            JsonArray arr => arr.Select(x => JsonFile.Int(x) ?? throw Bad("layers_to_transform", "a list of layer numbers")).ToList(),
+            var n when JsonFile.Int(n) is { } one => new List<int> { one },
+            _ => throw Bad("layers_to_transform", "a layer number or a list of them"),
         };
-        double dropout = o["lora_dropout"] is JsonValue dv && dv.TryGetValue<double>(out var dd) ? dd : 0;
-        bool rslora = o["use_rslora"] is JsonValue rv && rv.TryGetValue<bool>(out var rb) && rb;
-        return new LoraSettings(Required<int>("r"), Required<double>("lora_alpha"), dropout, targets, rslora, layers);
+        double dropout = o["lora_dropout"] is null ? 0 : JsonFile.Number(o["lora_dropout"]) ?? throw Bad("lora_dropout", "a number");
+        bool rslora = o["use_rslora"] is not null && (JsonFile.Bool(o["use_rslora"]) ?? throw Bad("use_rslora", "true or false"));
+        int r = JsonFile.Int(o["r"]) ?? throw new FinQLoraException($"{path}: required field 'r' is missing or not an integer");
+        double alpha = JsonFile.Number(o["lora_alpha"]) ?? throw new FinQLoraException($"{path}: required field 'lora_alpha' is missing or not a number");
+        return new LoraSettings(r, alpha, dropout, targets, rslora, layers);
     }
 
     /// <summary>Loads an adapter folder onto the model under <paramref name="adapterName"/> (frozen unless <paramref name="trainable"/>).</summary>
@@ -87,7 +90,10 @@ public static class PeftAdapterFiles
     {
         var settings = ReadSettings(dir).Validated(model.Config.NumHiddenLayers);
         var weightsPath = Path.Combine(dir, WeightsFile);
-        if (!File.Exists(weightsPath)) throw new FinQLoraException($"{dir}: no {WeightsFile}");
+        if (!File.Exists(weightsPath))
+            throw new FinQLoraException(File.Exists(Path.Combine(dir, "adapter_model.bin"))
+                ? $"{dir}: adapter_model.bin is a PyTorch pickle, which FinQLora never loads; convert it to {WeightsFile} first (in Python: PeftModel.from_pretrained(base, dir).save_pretrained(out, safe_serialization=True))"
+                : $"{dir}: no {WeightsFile}");
         using var file = SafeTensorsFile.Open(weightsPath);
         var byPath = LoraInjector.Projections(model).ToDictionary(p => p.Path, p => p.Layer);
         var used = new HashSet<string>();
@@ -123,15 +129,15 @@ public static class PeftAdapterFiles
         return (settings, result);
     }
 
-    /// <summary>Attaches several adapter folders, frozen, named after their folders (stacked: their deltas add up).</summary>
-    public static void AttachAll(LlamaForCausalLM model, IEnumerable<string> dirs)
+    /// <summary>
+    /// Attaches several adapter folders, frozen (stacked: their deltas add), named after their folders
+    /// (see <see cref="PeftAdapterWeights.UniqueNames"/>). Returns the names.
+    /// </summary>
+    public static IReadOnlyList<string> AttachAll(LlamaForCausalLM model, IEnumerable<string> dirs)
     {
-        var names = new HashSet<string>();
-        foreach (var dir in dirs)
-        {
-            var name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar));
-            if (!names.Add(name)) throw new FinQLoraException($"two adapters are named '{name}' (folder names): rename one folder");
-            Load(dir, model, name);
-        }
+        var all = dirs.ToList();
+        var names = PeftAdapterWeights.UniqueNames(all);
+        for (int i = 0; i < all.Count; i++) Load(all[i], model, names[i]);
+        return names;
     }
 }

@@ -73,18 +73,15 @@ public sealed class PeftAdapterWeights : IDisposable
         return new PeftAdapterWeights(NameOf(dir), dir, settings, result);
     }
 
-    /// <summary>Reads several folders; two with the same folder name are refused (PEFT keys adapters by name).</summary>
+    /// <summary>Reads several folders (the same folder twice is refused: its delta would count twice).</summary>
     public static IReadOnlyList<PeftAdapterWeights> ReadAll(IEnumerable<string> dirs, LlamaConfig config)
     {
         var list = new List<PeftAdapterWeights>();
         try
         {
-            foreach (var dir in dirs)
-            {
-                var name = NameOf(dir);
-                if (list.Any(a => a.Name == name)) throw new FinQLoraException($"two adapters are named '{name}' (folder names): rename one folder, or pass each adapter once");
-                list.Add(Read(dir, config));
-            }
+            var all = dirs.ToList();
+            UniqueNames(all);
+            foreach (var dir in all) list.Add(Read(dir, config));
         }
         catch
         {
@@ -92,6 +89,33 @@ public sealed class PeftAdapterWeights : IDisposable
             throw;
         }
         return list;
+    }
+
+    /// <summary>
+    /// A distinct adapter name per folder: the folder's name, or "PARENT-NAME" when an earlier folder has
+    /// that name already (runs/stage1/adapter and runs/stage2/adapter become "adapter" and "stage2-adapter").
+    /// The same folder given twice is an error.
+    /// </summary>
+    public static IReadOnlyList<string> UniqueNames(IReadOnlyList<string> dirs)
+    {
+        var names = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < dirs.Count; i++)
+        {
+            var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dirs[i]));
+            var name = NameOf(full);
+            int earlier = dirs.Take(i).Select(d => Path.TrimEndingDirectorySeparator(Path.GetFullPath(d))).ToList().IndexOf(full);
+            if (earlier >= 0)
+                throw new FinQLoraException($"two adapters are named '{name}': the folder {dirs[i]} is given twice; pass each adapter once");
+            if (!seen.Add(name))
+            {
+                var parent = NameOf(Path.GetDirectoryName(full) ?? full);
+                name = $"{parent}-{name}";
+                for (int k = 2; !seen.Add(name); k++) name = $"{parent}-{NameOf(full)}-{k}";
+            }
+            names.Add(name);
+        }
+        return names;
     }
 
     /// <summary>scaling · B·A [out, in] in fp32 on <paramref name="device"/>, or null when this adapter leaves the module alone.</summary>

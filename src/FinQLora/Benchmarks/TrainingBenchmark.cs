@@ -35,6 +35,8 @@ public static class TrainingBenchmark
         if (cudaDev) cuda.synchronize();
         // the model's memory: allocated bytes under the stream-ordered allocator, else what the process holds (incl. cached temporaries)
         long resident = !cudaDev ? 0 : GpuMemory.Read(device.index < 0 ? 0 : device.index).AllocatedBytes ?? CudaDriver.DeviceMemoryUsedBytes() - baseline;
+        // the peaks reported are those of the measured work, not of generating random weights (fp32 temporaries of the embeddings)
+        if (cudaDev) GpuMemory.ResetPeak(device.index < 0 ? 0 : device.index);
         return s.Generate ? Decode(s, model, config, device, baseline, resident, log) : Train(s, model, config, device, dtype, baseline, resident, log);
     }
 
@@ -59,6 +61,7 @@ public static class TrainingBenchmark
         var times = new List<double>();
         var phases = new List<IReadOnlyList<PhaseTime>>();
         bool profile = s.Profile && cudaDev;
+        var allPositions = Enumerable.Range(0, s.Batch * (s.Seq - 1)).Select(i => (long)i).ToArray();
         for (int step = 0; step < s.Warmup + s.Steps; step++)
         {
             using var scope = NewDisposeScope();
@@ -68,7 +71,8 @@ public static class TrainingBenchmark
             using var timer = profile ? new PhaseTimer() : null;
             timer?.Start();
             var clock = Stopwatch.StartNew();
-            var loss = CausalLmLoss.Compute(model, ids, ids, null, null, s.GradientCheckpointing, step, s.LossChunk, timer is null ? null : timer.Mark);
+            var loss = CausalLmLoss.Compute(model, ids, ids, null, null, s.GradientCheckpointing, step, s.LossChunk, timer is null ? null : timer.Mark,
+                labelled: allPositions);   // every position has a label; known on the host, as the trainer knows its batches'
             (loss.Sum / Math.Max(1, loss.Tokens)).backward();
             AutogradHandoff.Release();
             timer?.Mark("backward");

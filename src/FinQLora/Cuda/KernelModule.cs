@@ -7,7 +7,7 @@ namespace FinQLora.Cuda;
 /// libtorch's context; functions are looked up by name and cached. PTX is the fallback where the
 /// driver is older than NVRTC's cubin format.
 /// </summary>
-public sealed class KernelModule(string source, string name)
+public sealed class KernelModule(string source, string name, params string[] options)
 {
     private readonly ConcurrentDictionary<int, IntPtr> _modules = new();
     private readonly ConcurrentDictionary<(int, string), IntPtr> _functions = new();
@@ -33,8 +33,8 @@ public sealed class KernelModule(string source, string name)
             if (current != ordinal)
                 throw new FinQLoraException($"kernels run on the current CUDA device ({current}), but the tensors are on cuda:{ordinal}");
             var (major, minor) = CudaDriver.ComputeCapability(ordinal);
-            if (CudaDriver.TryLoadModule(Nvrtc.Compile(source, name, major, minor), out m) != 0)
-                m = CudaDriver.LoadModule(Nvrtc.Compile(source, name, major, minor, ptx: true));
+            if (CudaDriver.TryLoadModule(Nvrtc.Compile(source, name, major, minor, false, options), out m) != 0)
+                m = CudaDriver.LoadModule(Nvrtc.Compile(source, name, major, minor, true, options));   // driver older than NVRTC's cubin
             _modules[ordinal] = m;
             return m;
         }

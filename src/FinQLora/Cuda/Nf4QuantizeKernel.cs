@@ -101,10 +101,11 @@ public static class Nf4QuantizeKernel
         }
         """;
 
-    private sealed record Compiled(IntPtr Module, IntPtr Quantize4, IntPtr Quantize8);
+    private sealed record Compiled(IntPtr Quantize4, IntPtr Quantize8);
+
+    private static readonly KernelModule Kernels = new(Source, "nf4_quantize.cu", "--use_fast_math");
 
     private static readonly ConcurrentDictionary<int, Compiled> Modules = new();
-    private static readonly object Gate = new();
     private static string? _failure;
 
     /// <summary>Why the kernel is not used, or null.</summary>
@@ -185,20 +186,6 @@ public static class Nf4QuantizeKernel
     {
         int ordinal = device.index < 0 ? 0 : device.index;
         CudaDriver.EnsureContext(ordinal);
-        if (Modules.TryGetValue(ordinal, out var k)) return k;
-        lock (Gate)
-        {
-            if (Modules.TryGetValue(ordinal, out k)) return k;
-            int current = CudaDriver.CurrentDevice();
-            if (current != ordinal)
-                throw new FinQLoraException($"the quantization kernel runs on the current CUDA device ({current}), but the tensors are on cuda:{ordinal}");
-            var (major, minor) = CudaDriver.ComputeCapability(ordinal);
-            var cubin = Nvrtc.Compile(Source, "nf4_quantize.cu", major, minor, false, "--use_fast_math");
-            if (CudaDriver.TryLoadModule(cubin, out var module) != 0)
-                module = CudaDriver.LoadModule(Nvrtc.Compile(Source, "nf4_quantize.cu", major, minor, true, "--use_fast_math"));
-            k = new Compiled(module, CudaDriver.GetFunction(module, "quantize4"), CudaDriver.GetFunction(module, "quantize8"));
-            Modules[ordinal] = k;
-            return k;
-        }
+        return Modules.GetOrAdd(ordinal, o => new Compiled(Kernels.Function(o, "quantize4"), Kernels.Function(o, "quantize8")));
     }
 }

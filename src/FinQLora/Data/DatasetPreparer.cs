@@ -152,7 +152,7 @@ public static class DatasetPreparer
         foreach (var line in File.ReadLines(path))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
-            try { return JsonNode.Parse(line) is JsonObject o && o.ContainsKey("conversations"); }
+            try { return IO.JsonFile.ParseNode(line) is JsonObject o && o.ContainsKey("conversations"); }
             catch (JsonException) { return false; }   // the reader reports it with its line number
         }
         return false;

@@ -32,11 +32,13 @@ public static class FlareJsonl
         var problems = new List<string>();
         int lineNo = 0;
         using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
+        var buffer = new StringBuilder();
         while (true)
         {
             string? line;
-            try { line = reader.ReadLine(); }
+            try { line = ReadLine(reader, buffer); }
             catch (DecoderFallbackException) { throw new FinQLoraException($"{path}:{lineNo + 1}: invalid UTF-8"); }
+            if (line is { Length: > MaxLineChars }) throw new FinQLoraException($"{path}:{lineNo + 1}: a line over {MaxLineChars:N0} characters (not JSON Lines, or corrupt)");
             if (line is null) break;
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -54,6 +56,30 @@ public static class FlareJsonl
         return (rows, new ReadReport(rows.Count, problems.Count, problems));
     }
 
+    /// <summary>A .json file holding one array is read whole: above this size, JSON Lines are needed.</summary>
+    public const long MaxArrayFileBytes = 512L << 20;
+
+    /// <summary>Rows longer than this are refused before they are held in memory (FLARE's longest rows, FinQA tables, are under 64 KiB).</summary>
+    public const int MaxLineChars = 16 << 20;
+
+    /// <summary>ReadLine that stops collecting at <see cref="MaxLineChars"/> + 1 characters (the rest of such a line is not kept).</summary>
+    private static string? ReadLine(StreamReader reader, StringBuilder sb)
+    {
+        sb.Clear();
+        int c;
+        while ((c = reader.Read()) >= 0)
+        {
+            if (c == '\n') return sb.ToString();
+            if (c == '\r')
+            {
+                if (reader.Peek() == '\n') reader.Read();
+                return sb.ToString();
+            }
+            if (sb.Length <= MaxLineChars) sb.Append((char)c);
+        }
+        return sb.Length == 0 ? null : sb.ToString();
+    }
+
     private static bool StartsWithBracket(string path)
     {
         using var r = new StreamReader(path);
@@ -66,8 +92,10 @@ public static class FlareJsonl
     private static (List<FlareRow> Rows, ReadReport Report) ReadArray(string path, FlareTask task, string split, bool skipBadRows)
     {
         JsonArray items;
-        try { items = JsonNode.Parse(File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true)))!.AsArray(); }
-        catch (Exception e) when (e is JsonException or DecoderFallbackException or InvalidOperationException) { throw new FinQLoraException($"{path}: not a JSON array of rows ({e.Message})"); }
+        if (new FileInfo(path).Length > MaxArrayFileBytes)
+            throw new FinQLoraException($"{path}: a .json array over {MaxArrayFileBytes >> 20} MiB; write the rows as JSON Lines (.jsonl) instead");
+        try { items = IO.JsonFile.ParseNode(File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true))) as JsonArray ?? throw new JsonException("the top level is not an array"); }
+        catch (Exception e) when (e is JsonException or DecoderFallbackException) { throw new FinQLoraException($"{path}: not a JSON array of rows ({IO.JsonFile.OneLine(e.Message)})"); }
         var rows = new List<FlareRow>();
         var problems = new List<string>();
         for (int i = 0; i < items.Count; i++)
@@ -86,8 +114,8 @@ public static class FlareJsonl
     public static FlareRow Parse(string line, FlareTask task, string split, string fallbackId)
     {
         JsonObject o;
-        try { o = JsonNode.Parse(line) as JsonObject ?? throw new RowException("not a JSON object"); }
-        catch (JsonException e) { throw new RowException($"invalid JSON ({e.Message})"); }
+        try { o = IO.JsonFile.ParseNode(line) as JsonObject ?? throw new RowException("not a JSON object"); }
+        catch (JsonException e) { throw new RowException($"invalid JSON ({IO.JsonFile.OneLine(e.Message)})"); }
         return FromJson(o, task, split, fallbackId);
     }
 
@@ -101,7 +129,7 @@ public static class FlareJsonl
         {
             null => null,
             JsonValue v when v.TryGetValue<int>(out var g) => g,
-            JsonValue v when v.TryGetValue<double>(out var d) && d == Math.Floor(d) => (int)d,
+            JsonValue v when v.TryGetValue<double>(out var d) && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue => (int)d,
             var other => throw new RowException($"\"gold\" must be an integer, got {other.ToJsonString()}"),
         };
         if (task.IsClassification)

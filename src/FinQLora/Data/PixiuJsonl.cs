@@ -21,11 +21,11 @@ public static class PixiuJsonl
     public static FlareRow Parse(string line, FlareTask task, string split, string fallbackId)
     {
         JsonObject o;
-        try { o = JsonNode.Parse(line) as JsonObject ?? throw new FlareJsonl.RowException("not a JSON object"); }
-        catch (JsonException e) { throw new FlareJsonl.RowException($"invalid JSON ({e.Message})"); }
+        try { o = IO.JsonFile.ParseNode(line) as JsonObject ?? throw new FlareJsonl.RowException("not a JSON object"); }
+        catch (JsonException e) { throw new FlareJsonl.RowException($"invalid JSON ({IO.JsonFile.OneLine(e.Message)})"); }
         if (o["conversations"] is not JsonArray turns || turns.Count < 2)
             throw new FlareJsonl.RowException("\"conversations\" must hold a human turn and a reply");
-        string Value(JsonNode? turn, int i) => turn?["value"] is JsonValue v && v.TryGetValue<string>(out var s) ? s
+        string Value(JsonNode? turn, int i) => turn is JsonObject t && IO.JsonFile.String(t["value"]) is { } s ? s
             : throw new FlareJsonl.RowException($"conversations[{i}].value must be a string");
         var flare = new JsonObject
         {

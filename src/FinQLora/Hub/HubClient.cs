@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using FinQLora.IO;
 
 namespace FinQLora.Hub;
 
@@ -44,13 +45,14 @@ public sealed class HubClient : IDisposable
             var (body, link) = await GetJsonAsync(next, repo, ct);
             foreach (var item in body as JsonArray ?? throw new FinQLoraException($"{repo}: unexpected tree listing from {_endpoint.Host}"))
             {
-                if (item?["type"]?.GetValue<string>() != "file") continue;
-                var path = item["path"]?.GetValue<string>() ?? "";
+                if (item is not JsonObject entry || JsonFile.String(entry["type"]) != "file") continue;
+                var path = JsonFile.String(entry["path"]) ?? "";
                 if (!path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) continue;
                 SafePath.Relative(path);
                 if (HubSplits.Infer(path) is not { } split) continue;
-                long? size = item["lfs"]?["size"]?.GetValue<long>() ?? item["size"]?.GetValue<long>();
-                var sha = item["lfs"]?["oid"]?.GetValue<string>();
+                var lfs = entry["lfs"] as JsonObject;
+                long? size = Size(lfs?["size"]) ?? Size(entry["size"]);
+                var sha = JsonFile.String(lfs?["oid"]);
                 files.Add(new HubFile(repo, path, split, size, IsSha256(sha) ? sha!.ToLowerInvariant() : null));
             }
             next = link;
@@ -64,7 +66,8 @@ public sealed class HubClient : IDisposable
                 if (HubSplits.Normalize(splitName) is not { } split) continue;
                 int n = 0;
                 foreach (var url in urls as JsonArray ?? [])
-                    files.Add(new HubFile(repo, $"{SafeSegment(config)}/{SafeSegment(splitName)}/{n++}.parquet", split, null, null) { Url = url?.GetValue<string>() });
+                    files.Add(new HubFile(repo, $"{SafeSegment(config)}/{SafeSegment(splitName)}/{n++}.parquet", split, null, null)
+                        { Url = JsonFile.String(url) ?? throw new FinQLoraException($"{repo}: the Hub's parquet listing has a URL that is not a string") });
             }
         return files;
     }
@@ -107,23 +110,30 @@ public sealed class HubClient : IDisposable
                 long done = have;
                 progress?.Invoke(new HubProgress(file.Path, done, total));
                 int n;
-                while ((n = await body.ReadAsync(buffer, ct)) > 0)
+                // HttpClient.Timeout ends at the headers: a body that stalls is timed out read by read.
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                while (true)
                 {
+                    stall.CancelAfter(_settings.Timeout);
+                    if ((n = await body.ReadAsync(buffer, stall.Token)) <= 0) break;
                     await output.WriteAsync(buffer.AsMemory(0, n), ct);
                     done += n;
+                    if (total is long announced && done > announced)
+                        throw new FinQLoraException($"{file.Repo}/{file.Path}: the server sent more than the {announced:N0} bytes it announced; the partial file is kept, run again", exitCode: 3);
                     progress?.Invoke(new HubProgress(file.Path, done, total));
                 }
                 if (total is long t && done < t) throw new RetryableException($"connection closed at {done} of {t} bytes");
                 break;
             }
-            catch (Exception e) when ((e is RetryableException or IOException or HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
+            catch (Exception e) when ((e is RetryableException or IOException or HttpRequestException || e is OperationCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
             {
                 var delay = TimeSpan.FromTicks(Math.Min(_settings.FirstBackoff.Ticks << Math.Min(attempt - 1, 10), TimeSpan.FromSeconds(60).Ticks));
                 await Task.Delay(delay, ct);
             }
-            catch (Exception e) when (e is RetryableException or IOException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is RetryableException or IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
             {
-                throw new FinQLoraException($"{file.Repo}/{file.Path}: download failed after {attempt} attempts ({e.Message}); run again to resume from {Path.GetFileName(partial)}");
+                var why = e is OperationCanceledException ? $"no data within {_settings.Timeout.TotalSeconds:0.#} s" : e.Message;
+                throw new FinQLoraException($"{file.Repo}/{file.Path}: download failed after {attempt} attempt(s) ({why}); run again to resume from {Path.GetFileName(partial)}", exitCode: 3);
             }
         }
         var expected = file.Sha256 ?? etagSha;
@@ -133,7 +143,7 @@ public sealed class HubClient : IDisposable
             if (actual != expected)
             {
                 File.Delete(partial);
-                throw new FinQLoraException($"{file.Repo}/{file.Path}: sha256 mismatch (expected {expected}, got {actual}); the partial file was deleted, run again");
+                throw new FinQLoraException($"{file.Repo}/{file.Path}: sha256 mismatch (expected {expected}, got {actual}): the download is corrupt; the partial file was deleted, run again", exitCode: 3);
             }
         }
         File.Move(partial, target, overwrite: true);
@@ -155,25 +165,28 @@ public sealed class HubClient : IDisposable
                 if (Retryable(response.StatusCode)) throw new RetryableException($"HTTP {(int)response.StatusCode}");
                 var text = await response.Content.ReadAsStringAsync(ct);
                 string? next = response.Headers.TryGetValues("Link", out var links) ? NextLink(string.Join(",", links)) : null;
-                try { return (JsonNode.Parse(text), next); }
+                try { return (JsonFile.ParseNode(text), next); }
                 catch (System.Text.Json.JsonException) { throw new FinQLoraException($"{repo}: the Hub at {_endpoint.Host} answered with something that is not JSON"); }
             }
-            catch (Exception e) when ((e is RetryableException or HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
+            catch (Exception e) when ((e is RetryableException or HttpRequestException || e is OperationCanceledException && !ct.IsCancellationRequested) && attempt < _settings.MaxAttempts)
             {
                 await Task.Delay(TimeSpan.FromTicks(_settings.FirstBackoff.Ticks << Math.Min(attempt - 1, 10)), ct);
             }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new FinQLoraException($"{repo}: the Hub at {_endpoint.Host} did not answer within {_settings.Timeout.TotalSeconds:0.#} s ({attempt} attempt(s)); try again later, raise --hub-timeout, or use --offline --source DIR", exitCode: 3);
+            }
             catch (Exception e) when (e is RetryableException or HttpRequestException)
             {
-                throw new FinQLoraException($"{repo}: cannot reach the Hub at {_endpoint.Host} ({e.Message}); check HF_ENDPOINT or use --offline --source DIR");
+                throw new FinQLoraException($"{repo}: cannot reach the Hub at {_endpoint.Host} ({e.Message}); check HF_ENDPOINT or use --offline --source DIR", exitCode: 3);
             }
         }
     }
 
     private HttpRequestMessage Request(string url)
     {
-        var uri = new Uri(url);
-        if (uri.Scheme != Uri.UriSchemeHttps && !uri.IsLoopback && !_settings.AllowInsecureHttp)
-            throw new FinQLoraException($"refusing plain HTTP to {uri.Host}");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new FinQLoraException($"the Hub at {_endpoint.Host} sent an unusable URL");
+        _settings.CheckScheme(uri);
         var request = new HttpRequestMessage(HttpMethod.Get, uri);
         if (_settings.Token is not null && uri.Host == _endpoint.Host) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _settings.Token);
         return request;
@@ -186,8 +199,8 @@ public sealed class HubClient : IDisposable
         {
             case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
                 throw new FinQLoraException(_settings.Token is null
-                    ? $"{what}: HTTP {(int)response.StatusCode}: the Hub wants a token; set HF_TOKEN (and accept the dataset's terms on its page)"
-                    : $"{what}: HTTP {(int)response.StatusCode}: the token in HF_TOKEN was refused (check it, and that it may read {repo})", exitCode: 3);
+                    ? $"{what}: HTTP {(int)response.StatusCode}: the Hub wants a token; set HF_TOKEN or run `huggingface-cli login` (and accept the dataset's terms on its page)"
+                    : $"{what}: HTTP {(int)response.StatusCode}: the token from {_settings.TokenSource} was refused (check it, and that it may read {repo})", exitCode: 3);
             case HttpStatusCode.NotFound:
                 throw new FinQLoraException($"{what}: not found on {_endpoint.Host} (HTTP 404; check the name and revision '{_settings.Revision}')", exitCode: 3);
         }
@@ -221,6 +234,8 @@ public sealed class HubClient : IDisposable
             }
         return null;
     }
+
+    private static long? Size(JsonNode? n) => n is JsonValue v && v.TryGetValue<long>(out var l) && l >= 0 ? l : null;
 
     private static bool IsSha256(string? s) => s is { Length: 64 } && s.All(Uri.IsHexDigit);
 

@@ -6,7 +6,8 @@ namespace FinQLora.Hub;
 /// Downloads each task's Parquet files from its Hub dataset (<see cref="FlareTask.HubDataset"/>) into
 /// <c>CACHE/&lt;task&gt;/&lt;split&gt;/&lt;file&gt;.parquet</c>, the layout that
 /// <see cref="Data.DatasetPreparer"/> reads. A task whose dataset cannot be listed (404) is reported
-/// and skipped, so the manifest can say why it has no data; 401/403 stop everything (the token is wrong).
+/// and skipped, so the manifest can say why it has no data — unless every task is 404 (then the endpoint or
+/// revision is wrong, and that is an error); 401/403 stop everything (the token is wrong).
 /// </summary>
 public static class HubDownloader
 {
@@ -15,6 +16,7 @@ public static class HubDownloader
     {
         using var client = new HubClient(settings, handler);
         Directory.CreateDirectory(cacheDir);
+        var notFound = new List<FinQLoraException>();
         foreach (var task in tasks)
         {
             IReadOnlyList<HubFile> files;
@@ -22,6 +24,9 @@ public static class HubDownloader
             catch (FinQLoraException e) when (e.Message.Contains("HTTP 404", StringComparison.Ordinal))
             {
                 log($"{task.Name}: {e.Message}");
+                notFound.Add(e);
+                if (notFound.Count == tasks.Count)   // nothing at all: a wrong HF_ENDPOINT or --revision, not a missing task
+                    throw tasks.Count == 1 ? e : new FinQLoraException($"none of the {tasks.Count} task datasets was found on {settings.EndpointUri().Host} (HTTP 404); check HF_ENDPOINT and --revision '{settings.Revision}'", e.ExitCode, e);
                 continue;
             }
             if (files.Count == 0) { log($"{task.Name}: {task.HubDataset} lists no Parquet files"); continue; }

@@ -2,9 +2,10 @@ namespace FinQLora.Hub;
 
 /// <summary>
 /// Where and how to reach the Hugging Face Hub: the endpoint (HF_ENDPOINT, default https://huggingface.co),
-/// the access token (HF_TOKEN; sent as a Bearer header, never printed), the revision, and the retry policy.
-/// Plain HTTP is refused unless the endpoint is this machine (localhost, 127.0.0.1, ::1) or
-/// <see cref="AllowInsecureHttp"/> is set.
+/// the access token (HF_TOKEN, else the token file that `huggingface-cli login` writes: HF_TOKEN_PATH,
+/// $HF_HOME/token or ~/.cache/huggingface/token; sent as a Bearer header, never printed), the revision, and
+/// the retry policy. Plain HTTP is refused, except to this machine (localhost, 127.0.0.1, ::1) when
+/// <see cref="AllowLocalHttp"/> is set (--allow-http: a local mirror or test server).
 /// </summary>
 public sealed record HubSettings
 {
@@ -12,32 +13,63 @@ public sealed record HubSettings
 
     public string Endpoint { get; init; } = DefaultEndpoint;
     public string? Token { get; init; }
+
+    /// <summary>Where the token came from ("HF_TOKEN" or the token file's path), for messages; never the token.</summary>
+    public string TokenSource { get; init; } = "HF_TOKEN";
+
     public string Revision { get; init; } = "main";
     public int MaxAttempts { get; init; } = 5;
     public TimeSpan FirstBackoff { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
-    public bool AllowInsecureHttp { get; init; }
+    public bool AllowLocalHttp { get; init; }
 
-    /// <summary>Settings from HF_ENDPOINT and HF_TOKEN (empty values count as unset).</summary>
-    public static HubSettings FromEnvironment(Func<string, string?>? env = null)
+    /// <summary>Settings from HF_ENDPOINT, HF_TOKEN and the token file (empty values count as unset).</summary>
+    public static HubSettings FromEnvironment(Func<string, string?>? env = null, Func<string, string?>? readFile = null)
     {
         env ??= Environment.GetEnvironmentVariable;
+        readFile ??= path => File.Exists(path) ? File.ReadAllText(path) : null;
         var endpoint = env("HF_ENDPOINT");
-        var token = env("HF_TOKEN");
+        var (token, source) = FindToken(env, readFile);
         return new HubSettings
         {
             Endpoint = string.IsNullOrWhiteSpace(endpoint) ? DefaultEndpoint : endpoint.Trim().TrimEnd('/'),
-            Token = string.IsNullOrWhiteSpace(token) ? null : token.Trim(),
+            Token = token,
+            TokenSource = source,
         };
     }
+
+    /// <summary>HF_TOKEN, else the first token file that exists (huggingface_hub's order: HF_TOKEN_PATH, $HF_HOME/token, $XDG_CACHE_HOME/huggingface/token, ~/.cache/huggingface/token).</summary>
+    private static (string? Token, string Source) FindToken(Func<string, string?> env, Func<string, string?> readFile)
+    {
+        if (env("HF_TOKEN") is { } fromEnv && !string.IsNullOrWhiteSpace(fromEnv)) return (fromEnv.Trim(), "HF_TOKEN");
+        var home = env("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var hfHome = NonEmpty(env("HF_HOME"))
+                     ?? (NonEmpty(env("XDG_CACHE_HOME")) is { } xdg ? Path.Combine(xdg, "huggingface") : Path.Combine(home, ".cache", "huggingface"));
+        var path = NonEmpty(env("HF_TOKEN_PATH")) ?? Path.Combine(hfHome, "token");
+        string? text;
+        try { text = readFile(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new FinQLoraException($"cannot read the Hub token file {path}: {e.Message}"); }
+        return string.IsNullOrWhiteSpace(text) ? (null, "HF_TOKEN") : (text.Trim(), path);
+    }
+
+    private static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
 
     /// <summary>The endpoint as a URI, after the HTTPS rule; throws a message that says what to do.</summary>
     public Uri EndpointUri()
     {
         if (!Uri.TryCreate(Endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
-            throw new FinQLoraException($"HF_ENDPOINT '{Endpoint}' is not an http(s) URL");
-        if (uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback && !AllowInsecureHttp)
-            throw new FinQLoraException($"refusing plain HTTP to {uri.Host}: use an https:// endpoint (or --allow-http for a trusted mirror)");
+            throw new FinQLoraException($"HF_ENDPOINT '{Endpoint}' is not an http(s) URL", exitCode: 2);
+        CheckScheme(uri);
         return uri;
+    }
+
+    /// <summary>HTTPS, or plain HTTP to this machine with <see cref="AllowLocalHttp"/>.</summary>
+    public void CheckScheme(Uri uri)
+    {
+        if (uri.Scheme == Uri.UriSchemeHttps) return;
+        if (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback && AllowLocalHttp) return;
+        throw new FinQLoraException(uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback
+            ? $"refusing plain HTTP to {uri.Host}: pass --allow-http to use a Hub server on this machine"
+            : $"refusing {uri.Scheme}:// to {uri.Host}: the Hub is reached over HTTPS only (plain HTTP only to this machine, with --allow-http)", exitCode: 2);
     }
 }

@@ -7,15 +7,18 @@ namespace FinQLora.Hub;
 /// </summary>
 public static class SafePath
 {
+    /// <summary>The exit code of an unsafe name: the server (Hub or mirror) is at fault, like a network error.</summary>
+    private const int ExitCode = 3;
+
     public static string Relative(string serverPath)
     {
         if (string.IsNullOrEmpty(serverPath) || serverPath.Length > 1000)
-            throw new FinQLoraException($"the server sent an unusable file name '{Shorten(serverPath)}'");
+            throw new FinQLoraException($"the server sent an unusable file name '{Shorten(serverPath)}'", ExitCode);
         if (serverPath.StartsWith('/') || serverPath.Contains('\\') || serverPath.Contains(':') || serverPath.Any(char.IsControl))
-            throw new FinQLoraException($"the server sent an unsafe file name '{Shorten(serverPath)}' (absolute, drive or control characters)");
+            throw new FinQLoraException($"the server sent an unsafe file name '{Shorten(serverPath)}' (absolute, drive or control characters)", ExitCode);
         var parts = serverPath.Split('/');
         if (parts.Any(p => p.Length == 0 || p == "." || p == ".."))
-            throw new FinQLoraException($"the server sent an unsafe file name '{Shorten(serverPath)}' (empty, '.' or '..' segment)");
+            throw new FinQLoraException($"the server sent an unsafe file name '{Shorten(serverPath)}' (empty, '.' or '..' segment)", ExitCode);
         return string.Join(Path.DirectorySeparatorChar, parts);
     }
 
@@ -25,7 +28,7 @@ public static class SafePath
         var full = Path.GetFullPath(Path.Combine(root, Relative(serverPath)));
         var rootFull = Path.GetFullPath(root).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
         if (!full.StartsWith(rootFull, StringComparison.Ordinal))
-            throw new FinQLoraException($"the server sent a file name that leaves the target folder: '{Shorten(serverPath)}'");
+            throw new FinQLoraException($"the server sent a file name that leaves the target folder: '{Shorten(serverPath)}'", ExitCode);
         return full;
     }
 

@@ -18,6 +18,9 @@ public sealed class ModelWeights : IDisposable
 
     private ModelWeights(string dir, Dictionary<string, string> fileOf) { _dir = dir; _fileOf = fileOf; }
 
+    /// <summary>model.safetensors.index.json files above this size are refused (Llama-3.1-405B's is under 100 KB).</summary>
+    public const long MaxIndexBytes = 64L << 20;
+
     public static ModelWeights Open(string dir)
     {
         if (!Directory.Exists(dir)) throw new FinQLoraException($"{dir}: model folder not found");
@@ -47,17 +50,14 @@ public sealed class ModelWeights : IDisposable
 
     private static ModelWeights FromIndex(string dir, string indexPath)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(indexPath)); }
-        catch (JsonException e) { throw new FinQLoraException($"{indexPath}: invalid JSON ({e.Message})"); }
-        using var _ = doc;
-        if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+        using var doc = JsonFile.Parse(JsonFile.ReadBytes(indexPath, MaxIndexBytes), indexPath);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
             throw new FinQLoraException($"{indexPath}: missing weight_map");
         var fileOf = new Dictionary<string, string>();
         foreach (var p in map.EnumerateObject())
         {
-            var file = p.Value.GetString() ?? "";
-            if (file.Length == 0 || file.Contains('/') || file.Contains('\\') || file.Contains(".."))
+            var file = JsonFile.String(p.Value) ?? "";
+            if (file.Length == 0 || file.Contains('/') || file.Contains('\\') || file.Contains("..") || file.Any(char.IsControl) || Path.IsPathRooted(file))
                 throw new FinQLoraException($"{indexPath}: weight_map entry '{p.Name}' names an invalid file '{file}'");
             fileOf[p.Name] = file;
         }

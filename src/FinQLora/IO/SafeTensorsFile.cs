@@ -64,10 +64,7 @@ public sealed class SafeTensorsFile : IDisposable
 
     internal static (Dictionary<string, SafeTensorInfo>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(header); }
-        catch (JsonException e) { throw new FinQLoraException($"{path}: header is not valid JSON ({e.Message})"); }
-        using var _ = doc;
+        using var doc = JsonFile.Parse(header, path + " (header)");
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new FinQLoraException($"{path}: header is not a JSON object");
         var tensors = new Dictionary<string, SafeTensorInfo>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>();
@@ -77,7 +74,7 @@ public sealed class SafeTensorsFile : IDisposable
             {
                 if (prop.Value.ValueKind != JsonValueKind.Object) throw new FinQLoraException($"{path}: __metadata__ must be an object of strings");
                 foreach (var m in prop.Value.EnumerateObject())
-                    metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw new FinQLoraException($"{path}: __metadata__.{m.Name} must be a string");
+                    metadata[m.Name] = JsonFile.String(m.Value) ?? throw new FinQLoraException($"{path}: __metadata__.{m.Name} must be a string");
                 continue;
             }
             tensors[prop.Name] = ParseEntry(path, prop.Name, prop.Value, dataLength);
@@ -97,11 +94,10 @@ public sealed class SafeTensorsFile : IDisposable
     {
         string Where() => $"{path}: tensor '{name}'";
         if (e.ValueKind != JsonValueKind.Object) throw new FinQLoraException($"{Where()}: entry is not an object");
-        if (!e.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String) throw new FinQLoraException($"{Where()}: missing dtype");
+        if (!e.TryGetProperty("dtype", out var dt) || JsonFile.String(dt) is not { } dtype) throw new FinQLoraException($"{Where()}: missing dtype");
         if (!e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw new FinQLoraException($"{Where()}: missing shape");
         if (!e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw new FinQLoraException($"{Where()}: data_offsets must be [begin, end]");
-        string dtype = dt.GetString()!;
         int elementSize = SafeTensorDTypes.ElementSize(dtype) ?? throw new FinQLoraException($"{Where()}: unsupported dtype '{dtype}' (supported: {string.Join(", ", SafeTensorDTypes.Names)})");
         var shape = new long[sh.GetArrayLength()];
         int i = 0;
@@ -110,7 +106,8 @@ public sealed class SafeTensorsFile : IDisposable
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var v) || v < 0) throw new FinQLoraException($"{Where()}: shape entries must be non-negative integers");
             shape[i++] = v;
         }
-        if (!off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < begin)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < begin)
             throw new FinQLoraException($"{Where()}: invalid data_offsets");
         if (end > dataLength) throw new FinQLoraException($"{Where()}: data_offsets [{begin}, {end}] run past the end of the data ({dataLength} bytes): truncated or corrupt file");
         long expected;

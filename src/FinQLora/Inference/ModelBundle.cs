@@ -15,8 +15,16 @@ public sealed class ModelBundle(LlamaForCausalLM model, LlamaTokenizer tokenizer
     /// Loads a Hugging Face folder; checks that the tokenizer fits the embedding table.
     /// "random:SHAPE" (llama3.1-8b, tiny, or a config.json path) builds seeded random weights of that shape
     /// directly on the device, with the bundled Llama-3 tokenizer: for benchmarks and memory tests.
+    /// The model comes in eval mode (no LoRA dropout in score, generate, evaluate); the trainer calls train().
     /// </summary>
     public static ModelBundle Load(string dir, ModelLoadOptions options)
+    {
+        var bundle = LoadTrainMode(dir, options);
+        bundle.Model.eval();
+        return bundle;
+    }
+
+    private static ModelBundle LoadTrainMode(string dir, ModelLoadOptions options)
     {
         if (dir.StartsWith(RandomPrefix, StringComparison.Ordinal))
         {

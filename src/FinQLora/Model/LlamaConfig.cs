@@ -25,11 +25,7 @@ public sealed record LlamaConfig(
     {
         if (Directory.Exists(path)) path = Path.Combine(path, "config.json");
         if (!File.Exists(path)) throw new FinQLoraException($"{path}: config.json not found");
-        JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new FinQLoraException($"{path}: invalid JSON ({e.Message})"); }
-        if (node is not JsonObject o) throw new FinQLoraException($"{path}: config.json is not a JSON object");
-        return Parse(o, path);
+        return Parse(IO.JsonFile.ReadObject(path), path);
     }
 
     public static LlamaConfig Parse(JsonObject o, string path)
@@ -37,12 +33,13 @@ public sealed record LlamaConfig(
         var modelType = Str(o, "model_type", path);
         if (modelType is not null && modelType != "llama")
             throw new FinQLoraException($"{path}: model_type '{modelType}' is not supported (FinQLora runs Llama models)");
-        int hidden = Int(o, "hidden_size", path)!.Value;
-        int heads = Int(o, "num_attention_heads", path)!.Value;
-        int kvHeads = Int(o, "num_key_value_heads", path, required: false) ?? heads;
-        int headDim = Int(o, "head_dim", path, required: false) ?? hidden / heads;
-        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
-            throw new FinQLoraException($"{path}: num_attention_heads ({heads}) must be a positive multiple of num_key_value_heads ({kvHeads})");
+        int hidden = Positive(o, "hidden_size", path, MaxWidth)!.Value;
+        int heads = Positive(o, "num_attention_heads", path, MaxWidth)!.Value;
+        int kvHeads = Positive(o, "num_key_value_heads", path, MaxWidth, required: false) ?? heads;
+        if (heads % kvHeads != 0)
+            throw new FinQLoraException($"{path}: num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kvHeads})");
+        int headDim = Positive(o, "head_dim", path, MaxWidth, required: false) ?? hidden / heads;
+        if (headDim <= 0 || headDim % 2 != 0) throw new FinQLoraException($"{path}: head_dim ({headDim}, or hidden_size / num_attention_heads) must be a positive even number (RoPE rotates pairs)");
 
         var ropeNode = o["rope_parameters"] as JsonObject ?? o["rope_scaling"] as JsonObject;
         double theta = Dbl(o, "rope_theta", path) ?? (ropeNode is null ? null : Dbl(ropeNode, "rope_theta", path)) ?? 10000.0;
@@ -61,54 +58,73 @@ public sealed record LlamaConfig(
                 _ => throw new FinQLoraException($"{path}: rope type '{type}' is not supported (supported: default, llama3)"),
             };
         }
+        if (!(theta > 0)) throw new FinQLoraException($"{path}: rope_theta must be > 0, got {theta}");
+        if (rope.RopeType == "llama3" && !(rope.Factor > 0 && rope.LowFreqFactor > 0 && rope.HighFreqFactor > rope.LowFreqFactor && rope.OriginalMaxPositionEmbeddings > 0))
+            throw new FinQLoraException($"{path}: llama3 rope scaling needs factor > 0, high_freq_factor > low_freq_factor > 0 and original_max_position_embeddings > 0");
         var eos = o["eos_token_id"] switch
         {
             null => [],
-            JsonArray a => a.Select(x => x!.GetValue<int>()).ToList(),
-            JsonValue v when v.TryGetValue<int>(out var single) => [single],
+            JsonArray a => a.Select(x => IO.JsonFile.Int(x) ?? throw new FinQLoraException($"{path}: eos_token_id must be an integer or a list of integers")).ToList(),
+            var n when IO.JsonFile.Int(n) is { } single => [single],
             _ => throw new FinQLoraException($"{path}: eos_token_id must be an integer or a list of integers"),
         };
+        var quantization = o["quantization_config"] switch
+        {
+            null => null,
+            JsonObject q => q,
+            var other => throw new FinQLoraException($"{path}: 'quantization_config' must be an object, got {Shorten(other.ToJsonString())}"),
+        };
+        double eps = Dbl(o, "rms_norm_eps", path) ?? 1e-6;
+        if (!(eps > 0)) throw new FinQLoraException($"{path}: rms_norm_eps must be > 0, got {eps}");
         return new LlamaConfig(
-            Int(o, "vocab_size", path)!.Value, hidden, Int(o, "intermediate_size", path)!.Value,
-            Int(o, "num_hidden_layers", path)!.Value, heads, kvHeads, headDim,
-            Dbl(o, "rms_norm_eps", path) ?? 1e-6, rope,
+            Positive(o, "vocab_size", path, MaxVocab)!.Value, hidden, Positive(o, "intermediate_size", path, MaxWidth * 8)!.Value,
+            Positive(o, "num_hidden_layers", path, MaxLayers)!.Value, heads, kvHeads, headDim,
+            eps, rope,
             Bool(o, "tie_word_embeddings", path) ?? false,
-            Int(o, "max_position_embeddings", path, required: false) ?? 2048,
+            Positive(o, "max_position_embeddings", path, int.MaxValue, required: false) ?? 2048,
             Int(o, "bos_token_id", path, required: false), eos,
             Str(o, "dtype", path) ?? Str(o, "torch_dtype", path),
-            o["quantization_config"] as JsonObject);
+            quantization);
     }
+
+    // Far above any Llama (3.1-405B: hidden 16384, 126 layers, vocab 128256), low enough that a corrupt
+    // config cannot ask for a model whose size overflows the arithmetic that plans it.
+    private const int MaxWidth = 1 << 17, MaxLayers = 1024, MaxVocab = 1 << 24;
+
+    private static int? Positive(JsonObject o, string key, string path, int max, bool required = true)
+    {
+        var v = Int(o, key, path, required);
+        if (v is { } x && (x <= 0 || x > max)) throw new FinQLoraException($"{path}: '{key}' must be between 1 and {max}, got {x}");
+        return v;
+    }
+
+    private static string Shorten(string s) => s.Length <= 60 ? s : s[..60] + "…";
 
     private static int? Int(JsonObject o, string key, string path, bool required = true)
     {
         var n = o[key];
         if (n is null) return required ? throw new FinQLoraException($"{path}: required key '{key}' is missing") : null;
-        if (n is JsonValue v && v.TryGetValue<long>(out var l) && l is >= int.MinValue and <= int.MaxValue) return (int)l;
-        if (n is JsonValue d && d.TryGetValue<double>(out var x) && x == Math.Floor(x) && Math.Abs(x) < int.MaxValue) return (int)x;
-        throw new FinQLoraException($"{path}: '{key}' must be an integer, got {n.ToJsonString()}");
+        return IO.JsonFile.Int(n) ?? throw new FinQLoraException($"{path}: '{key}' must be an integer, got {Shorten(n.ToJsonString())}");
     }
 
     private static double? Dbl(JsonObject o, string key, string path, bool required = false)
     {
         var n = o[key];
         if (n is null) return required ? throw new FinQLoraException($"{path}: required key '{key}' is missing") : null;
-        if (n is JsonValue v && v.TryGetValue<double>(out var d)) return d;
-        throw new FinQLoraException($"{path}: '{key}' must be a number, got {n.ToJsonString()}");
+        return IO.JsonFile.Number(n) ?? throw new FinQLoraException($"{path}: '{key}' must be a finite number, got {Shorten(n.ToJsonString())}");
     }
 
     private static string? Str(JsonObject o, string key, string path)
     {
         var n = o[key];
         if (n is null) return null;
-        if (n is JsonValue v && v.TryGetValue<string>(out var s)) return s;
-        throw new FinQLoraException($"{path}: '{key}' must be a string, got {n.ToJsonString()}");
+        return IO.JsonFile.String(n) ?? throw new FinQLoraException($"{path}: '{key}' must be a string, got {Shorten(n.ToJsonString())}");
     }
 
     private static bool? Bool(JsonObject o, string key, string path)
     {
         var n = o[key];
         if (n is null) return null;
-        if (n is JsonValue v && v.TryGetValue<bool>(out var b)) return b;
-        throw new FinQLoraException($"{path}: '{key}' must be true or false, got {n.ToJsonString()}");
+        return IO.JsonFile.Bool(n) ?? throw new FinQLoraException($"{path}: '{key}' must be true or false, got {Shorten(n.ToJsonString())}");
     }
 }

@@ -16,7 +16,8 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var hidden = nn.functional.silu(gate_proj.call(x)) * up_proj.call(x);   // [b, s, f]
+        var cast = Adapters.LoraLinear.SharedCast(x, gate_proj, up_proj);      // LoRA's fp32 input, once for gate and up
+        var hidden = nn.functional.silu(Adapters.LoraLinear.Call(gate_proj, x, cast)) * Adapters.LoraLinear.Call(up_proj, x, cast);   // [b, s, f]
         return down_proj.call(hidden).MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using FinQLora.IO;
 using Microsoft.ML.Tokenizers;
 
 namespace FinQLora.Text;
@@ -106,46 +107,72 @@ public sealed class LlamaTokenizer
         return result;
     }
 
+    /// <summary>tokenizer.json files above this size are refused (Llama 3's is 9 MB).</summary>
+    public const long MaxTokenizerJsonBytes = 256L << 20;
+
+    /// <summary>Token ids at or above this are refused (Llama 3 has 128,256 tokens).</summary>
+    public const int MaxTokenId = 1 << 24;
+
     public static LlamaTokenizer FromTokenizerJson(string tokenizerJsonPath, string? tokenizerConfigPath = null, IEnumerable<int>? extraStops = null)
     {
-        if (!File.Exists(tokenizerJsonPath)) throw new FinQLoraException($"{tokenizerJsonPath}: file not found");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(tokenizerJsonPath)); }
-        catch (JsonException e) { throw new FinQLoraException($"{tokenizerJsonPath}: invalid JSON ({e.Message})"); }
-        using var _ = doc;
+        using var doc = JsonFile.Parse(JsonFile.ReadBytes(tokenizerJsonPath, MaxTokenizerJsonBytes), tokenizerJsonPath);
         var root = doc.RootElement;
         string Where(string what) => $"{tokenizerJsonPath}: {what}";
+        if (root.ValueKind != JsonValueKind.Object) throw new FinQLoraException(Where("not a JSON object"));
         if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object) throw new FinQLoraException(Where("no \"model\" object"));
-        var type = model.TryGetProperty("type", out var t) ? t.GetString() : null;
+        var type = model.TryGetProperty("type", out var t) ? JsonFile.String(t) : null;
         if (type != "BPE") throw new FinQLoraException(Where($"model type '{type}' is not supported (expected a byte-level BPE)"));
         if (!model.TryGetProperty("vocab", out var vocabEl) || vocabEl.ValueKind != JsonValueKind.Object) throw new FinQLoraException(Where("model.vocab is missing"));
         if (!model.TryGetProperty("merges", out var mergesEl) || mergesEl.ValueKind != JsonValueKind.Array || mergesEl.GetArrayLength() == 0)
             throw new FinQLoraException(Where("model.merges is missing or empty: a BPE tokenizer needs its merges"));
 
         var vocab = new Dictionary<string, int>();
-        foreach (var p in vocabEl.EnumerateObject()) vocab[p.Name] = p.Value.GetInt32();
+        var owner = new Dictionary<int, string>();
+        void AddId(Dictionary<string, int> into, string token, JsonElement idEl, string what)
+        {
+            if (JsonFile.Int(idEl) is not { } id || id < 0 || id >= MaxTokenId)
+                throw new FinQLoraException(Where($"{what} '{token}' has id {Short(idEl)}; ids are integers from 0 to {MaxTokenId - 1}"));
+            if (owner.TryGetValue(id, out var other) && other != token)
+                throw new FinQLoraException(Where($"tokens '{other}' and '{token}' share id {id}"));
+            owner[id] = token;
+            into[token] = id;
+        }
+        foreach (var p in vocabEl.EnumerateObject()) AddId(vocab, p.Name, p.Value, "model.vocab token");
         var special = new Dictionary<string, int>();
         if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
             foreach (var a in added.EnumerateArray())
-                special[a.GetProperty("content").GetString()!] = a.GetProperty("id").GetInt32();
-        foreach (var s in special.Keys) vocab.Remove(s);
+            {
+                if (a.ValueKind != JsonValueKind.Object || !a.TryGetProperty("content", out var c) || JsonFile.String(c) is not { Length: > 0 } content || !a.TryGetProperty("id", out var idEl))
+                    throw new FinQLoraException(Where("each added_tokens entry needs a non-empty \"content\" and an \"id\""));
+                if (vocab.TryGetValue(content, out var vocabId)) { vocab.Remove(content); owner.Remove(vocabId); }
+                AddId(special, content, idEl, "added token");
+            }
 
-        CheckMergeOrder(tokenizerJsonPath, vocab, mergesEl);
         var decoder = ByteLevelDecoder;
+        var single = new HashSet<byte>();
+        foreach (var token in vocab.Keys)
+        {
+            if (token.Length == 0) throw new FinQLoraException(Where("model.vocab has an empty token"));
+            foreach (var ch in token)
+                if (!decoder.ContainsKey(ch)) throw new FinQLoraException(Where($"token '{token}' is not byte-level BPE (character U+{(int)ch:X4})"));
+            if (token.Length == 1) single.Add(decoder[token[0]]);
+        }
+        if (single.Count < 256)
+            throw new FinQLoraException(Where($"model.vocab lacks {256 - single.Count} of the 256 single-byte tokens (e.g. byte 0x{Enumerable.Range(0, 256).First(b => !single.Contains((byte)b)):X2}); a byte-level BPE needs all of them"));
+        CheckMergeOrder(tokenizerJsonPath, vocab, mergesEl);
         var ranks = new MemoryStream();
         using (var w = new StreamWriter(ranks, new UTF8Encoding(false), leaveOpen: true))
             foreach (var (token, id) in vocab.OrderBy(kv => kv.Value))
             {
                 var raw = new byte[token.Length];
-                for (int i = 0; i < token.Length; i++)
-                    raw[i] = decoder.TryGetValue(token[i], out var b) ? b : throw new FinQLoraException(Where($"token '{token}' is not byte-level BPE (character U+{(int)token[i]:X4})"));
+                for (int i = 0; i < token.Length; i++) raw[i] = decoder[token[i]];
                 w.Write(Convert.ToBase64String(raw));
                 w.Write(' ');
                 w.Write(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 w.Write('\n');
             }
         ranks.Position = 0;
-        var bpe = Create(ranks, PreTokenizerPattern(root) ?? Llama3Pattern, special);
+        var bpe = Create(ranks, PreTokenizerPattern(tokenizerJsonPath, root) ?? Llama3Pattern, special, tokenizerJsonPath);
         int vocabSize = Math.Max(vocab.Values.DefaultIfEmpty(-1).Max(), special.Values.DefaultIfEmpty(-1).Max()) + 1;
         int bos = BosFromPostProcessor(root, special) ?? BosFromConfig(tokenizerConfigPath, special)
                   ?? special.GetValueOrDefault("<|begin_of_text|>", -1);
@@ -154,9 +181,13 @@ public sealed class LlamaTokenizer
         return new LlamaTokenizer(bpe, special, vocabSize, bos, stops);
     }
 
+    private static string Short(JsonElement e) => e.GetRawText() is var s && s.Length > 40 ? s[..40] + "…" : e.GetRawText();
+
     public int[] Encode(string text, bool addBos = true)
     {
-        var ids = _bpe.EncodeToIds(text);
+        IReadOnlyList<int> ids;
+        try { ids = _bpe.EncodeToIds(text); }
+        catch (RegexMatchTimeoutException) { throw new FinQLoraException($"the tokenizer's pre-tokenizer regex took over {RegexTimeout.TotalSeconds} s on one text (a pattern with catastrophic backtracking?)"); }
         if (!addBos) return ids.ToArray();
         var result = new int[ids.Count + 1];
         result[0] = BosId;
@@ -171,12 +202,45 @@ public sealed class LlamaTokenizer
 
     public bool IsSpecial(int id) => _specialIds.Contains(id);
 
-    private static TiktokenTokenizer Create(Stream ranks, string pattern, Dictionary<string, int> special)
+    /// <summary>A pre-tokenizer regex match that takes longer than this is an error, not a hang.</summary>
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromSeconds(2);
+
+    // Compiling a regex takes tens of milliseconds; tokenizers are loaded again and again with the same few patterns.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Regex> Regexes = new();
+
+    private static Regex CompiledRegex(string pattern)
+    {
+        if (Regexes.TryGetValue(pattern, out var cached)) return cached;
+        var regex = new Regex(pattern, RegexOptions.Compiled, RegexTimeout);
+        if (Regexes.Count < 16) Regexes.TryAdd(pattern, regex);
+        return regex;
+    }
+
+    /// <summary>Whether the pattern matches zero characters anywhere in a probe of every kind of character (the tokenizer library would loop).</summary>
+    private static bool MatchesEmptyText(Regex regex)
+    {
+        const string probe = "The cat's 12345 x\r\n\t  é中😀 .,;-_'\"()[]{}<|eot_id|>\u00a0\u2028 end";
+        try
+        {
+            if (regex.Match("") is { Success: true }) return true;
+            for (var m = regex.Match(probe); m.Success; m = m.NextMatch())
+                if (m.Length == 0) return true;
+            return false;
+        }
+        catch (RegexMatchTimeoutException) { throw new FinQLoraException($"the tokenizer's pre-tokenizer regex took over {RegexTimeout.TotalSeconds} s on a short probe text (catastrophic backtracking?)"); }
+    }
+
+    private static TiktokenTokenizer Create(Stream ranks, string pattern, Dictionary<string, int> special, string what = "the bundled tokenizer")
     {
         Regex regex;
-        try { regex = new Regex(pattern, RegexOptions.Compiled); }
-        catch (ArgumentException e) { throw new FinQLoraException($"the tokenizer's pre-tokenizer regex is not supported: {e.Message}"); }
-        return TiktokenTokenizer.Create(ranks, new RegexPreTokenizer(regex, special), null, special, cacheSize: 65536);
+        try { regex = CompiledRegex(pattern); }
+        catch (ArgumentException e) { throw new FinQLoraException($"{what}: the pre-tokenizer regex is not supported: {JsonFile.OneLine(e.Message)}"); }
+        if (MatchesEmptyText(regex))
+            throw new FinQLoraException($"{what}: the pre-tokenizer regex can match empty text, so splitting would never advance (an empty alternative like 'a||b', or a '*' that should be '+')");
+        // The ranks and special tokens were checked above; this guards the library's own parsing of them.
+        try { return TiktokenTokenizer.Create(ranks, new RegexPreTokenizer(regex, special), null, special, cacheSize: 65536); }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or KeyNotFoundException)
+        { throw new FinQLoraException($"{what}: the vocabulary cannot be used ({JsonFile.OneLine(e.Message)})"); }
     }
 
     /// <summary>
@@ -191,16 +255,15 @@ public sealed class LlamaTokenizer
         foreach (var m in merges.EnumerateArray())
         {
             string a, b;
-            if (m.ValueKind == JsonValueKind.String)
+            if (JsonFile.String(m) is { } s)
             {
-                var s = m.GetString()!;
-                int space = s.IndexOf(' ', 1);
+                int space = s.Length < 3 ? -1 : s.IndexOf(' ', 1);
                 if (space < 0) throw new FinQLoraException($"{path}: merge {index} '{s}' is not 'a b'");
                 a = s[..space]; b = s[(space + 1)..];
             }
-            else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2)
+            else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && JsonFile.String(m[0]) is { } first && JsonFile.String(m[1]) is { } second)
             {
-                a = m[0].GetString()!; b = m[1].GetString()!;
+                a = first; b = second;
             }
             else throw new FinQLoraException($"{path}: merge {index} is neither \"a b\" nor [a, b]");
             if (!vocab.TryGetValue(a + b, out var id) || !vocab.ContainsKey(a) || !vocab.ContainsKey(b))
@@ -212,13 +275,14 @@ public sealed class LlamaTokenizer
         }
     }
 
-    private static string? PreTokenizerPattern(JsonElement root)
+    private static string? PreTokenizerPattern(string path, JsonElement root)
     {
         if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object) return null;
         IEnumerable<JsonElement> steps = pre.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray() : [pre];
         foreach (var step in steps)
-            if (step.TryGetProperty("type", out var ty) && ty.GetString() == "Split" && step.TryGetProperty("pattern", out var pat) && pat.TryGetProperty("Regex", out var rx))
-                return rx.GetString();
+            if (step.ValueKind == JsonValueKind.Object && step.TryGetProperty("type", out var ty) && JsonFile.String(ty) == "Split"
+                && step.TryGetProperty("pattern", out var pat) && pat.ValueKind == JsonValueKind.Object && pat.TryGetProperty("Regex", out var rx))
+                return JsonFile.String(rx) is { Length: > 0 and <= 10_000 } pattern ? pattern : throw new FinQLoraException($"{path}: the Split pre-tokenizer's Regex must be a non-empty string of at most 10,000 characters");
         return null;
     }
 
@@ -228,10 +292,13 @@ public sealed class LlamaTokenizer
         IEnumerable<JsonElement> steps = pp.TryGetProperty("processors", out var list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray() : [pp];
         foreach (var step in steps)
         {
-            if (!step.TryGetProperty("type", out var ty) || ty.GetString() != "TemplateProcessing" || !step.TryGetProperty("single", out var single)) continue;
+            if (step.ValueKind != JsonValueKind.Object || !step.TryGetProperty("type", out var ty) || JsonFile.String(ty) != "TemplateProcessing"
+                || !step.TryGetProperty("single", out var single) || single.ValueKind != JsonValueKind.Array) continue;
             foreach (var piece in single.EnumerateArray())
             {
-                if (piece.TryGetProperty("SpecialToken", out var st)) return special.TryGetValue(st.GetProperty("id").GetString()!, out var id) ? id : null;
+                if (piece.ValueKind != JsonValueKind.Object) continue;
+                if (piece.TryGetProperty("SpecialToken", out var st))
+                    return st.ValueKind == JsonValueKind.Object && st.TryGetProperty("id", out var name) && JsonFile.String(name) is { } n && special.TryGetValue(n, out var id) ? id : null;
                 if (piece.TryGetProperty("Sequence", out _)) return null;   // the sequence comes first: no BOS
             }
         }
@@ -253,13 +320,9 @@ public sealed class LlamaTokenizer
     private static string? ConfigToken(string? configPath, string key)
     {
         if (configPath is null || !File.Exists(configPath)) return null;
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(configPath));
-            if (!doc.RootElement.TryGetProperty(key, out var v)) return null;
-            return v.ValueKind == JsonValueKind.String ? v.GetString() : v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var c) ? c.GetString() : null;
-        }
-        catch (JsonException e) { throw new FinQLoraException($"{configPath}: invalid JSON ({e.Message})"); }
+        using var doc = JsonFile.Parse(JsonFile.ReadBytes(configPath, JsonFile.MaxConfigBytes), configPath);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty(key, out var v)) return null;
+        return v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var c) ? JsonFile.String(c) : JsonFile.String(v);
     }
 
     private static IEnumerable<int> ReadConfigEos(string configPath)
@@ -267,16 +330,16 @@ public sealed class LlamaTokenizer
         if (!File.Exists(configPath)) return [];
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(configPath));
-            if (!doc.RootElement.TryGetProperty("eos_token_id", out var v)) return [];
+            using var doc = JsonFile.Parse(JsonFile.ReadBytes(configPath, JsonFile.MaxConfigBytes), configPath);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("eos_token_id", out var v)) return [];
             return v.ValueKind switch
             {
-                JsonValueKind.Number => [v.GetInt32()],
-                JsonValueKind.Array => v.EnumerateArray().Select(x => x.GetInt32()).ToList(),
+                JsonValueKind.Number => JsonFile.Int(v) is { } one ? [one] : [],
+                JsonValueKind.Array => v.EnumerateArray().Select(JsonFile.Int).OfType<int>().ToList(),
                 _ => [],
             };
         }
-        catch (JsonException) { return []; }   // LlamaConfig.Load reports a broken config.json with its own message
+        catch (FinQLoraException) { return []; }   // LlamaConfig.Load reports a broken config.json with its own message
     }
 
     /// <summary>GPT-2's byte-level alphabet: the printable character each byte is written as in tokenizer.json.</summary>

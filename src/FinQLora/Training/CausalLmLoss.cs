@@ -21,8 +21,23 @@ public static class CausalLmLoss
     /// <param name="positions">[b, s] int64 (restart at 0 per packed sequence), or null for 0..s-1</param>
     /// <param name="segments">[b, s] int64 packed-sequence ids (attention stays inside a segment), or null</param>
     /// <param name="mark">called with "forward" when the hidden states are enqueued and "loss" after the loss (phase timing), or null</param>
+    /// <param name="labelled">the positions with a label, from <see cref="LabelledPositions"/> on the host, or null to find them
+    /// on the device (which waits for the GPU: a host synchronisation per call)</param>
+    /// <summary>
+    /// The flattened indices into the shifted targets [rows * (length - 1)] that carry a label, worked out on
+    /// the host from the batch's labels [rows * length] (-100 = none), in the order the device path finds them.
+    /// </summary>
+    public static long[] LabelledPositions(long[] labels, int rows, int length)
+    {
+        var result = new List<long>();
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < length - 1; j++)
+                if (labels[(long)r * length + j + 1] != IgnoreIndex) result.Add((long)r * (length - 1) + j);
+        return result.ToArray();
+    }
+
     public static LossResult Compute(LlamaForCausalLM model, Tensor ids, Tensor labels, Tensor? positions, Tensor? segments,
-        bool gradientCheckpointing, long seed, int chunk = 1024, Action<string>? mark = null)
+        bool gradientCheckpointing, long seed, int chunk = 1024, Action<string>? mark = null, long[]? labelled = null)
     {
         using var scope = NewDisposeScope();
         long b = ids.shape[0], s = ids.shape[1];
@@ -41,7 +56,8 @@ public static class CausalLmLoss
         mark?.Invoke("forward");
         long d = hidden.shape[2];
         var target = labels.narrow(1, 1, s - 1).reshape(-1);                                              // [b*(s-1)]
-        var keep = target.ne(IgnoreIndex).nonzero().squeeze(1);                                          // [n]
+        var keep = labelled is null ? target.ne(IgnoreIndex).nonzero().squeeze(1)                        // [n]
+                                    : tensor(labelled).to(ids.device);
         long n = keep.shape[0];
         if (n == 0) return new LossResult(zeros(1, ScalarType.Float32, ids.device).squeeze(0).MoveToOuterDisposeScope(), 0);
         var h = hidden.narrow(1, 0, s - 1).reshape(-1, d).index_select(0, keep);                           // [n, d]

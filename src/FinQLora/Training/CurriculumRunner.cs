@@ -8,8 +8,9 @@ using FinQLora.Tasks;
 namespace FinQLora.Training;
 
 /// <summary>
-/// Runs a curriculum: each stage in order (stage 2 stacks stage 1's adapter, frozen, under its own),
-/// then the evaluation of the final model (base + every stage's adapter) on the test rows, then the
+/// Runs a curriculum: each stage in order (stage 2 stacks stage 1's adapter, frozen, under its own,
+/// or merges it into the base weights: init_adapter_mode), then the evaluation of the final model
+/// (built as the last stage trained: base, merged adapter if any, stacked adapters) on the test rows, then the
 /// report. With resume, finished stages (those with a final adapter) are skipped and the unfinished
 /// one continues from its newest checkpoint.
 /// </summary>
@@ -46,18 +47,23 @@ public static class CurriculumRunner
         return cfg.Output;
     }
 
-    /// <summary>The adapters of the final model, base first: each stage's own adapter, following init_adapter links back.</summary>
-    public static List<(string Name, string Dir)> AdapterChain(CurriculumConfig cfg)
+    /// <summary>
+    /// The adapters of the final model, base first: each stage's own adapter (stacked), following
+    /// init_adapter links back; a stage with init_adapter_mode: merge ends the chain with its init adapter
+    /// marked Merge (folded into the base weights, as that stage trained).
+    /// </summary>
+    public static List<(string Name, string Dir, InitAdapterMode Mode)> AdapterChain(CurriculumConfig cfg)
     {
-        var chain = new List<(string, string)>();
+        var chain = new List<(string, string, InitAdapterMode)>();
         var byAdapter = cfg.Stages.ToDictionary(s => Path.GetFullPath(new RunLayout(s.Output).FinalAdapter), s => s);
         var stage = cfg.Stages[^1];
         while (true)
         {
-            chain.Insert(0, (stage.Stage, new RunLayout(stage.Output).FinalAdapter));
-            if (stage.InitAdapter is null || stage.InitAdapterMode != InitAdapterMode.Stack) break;
+            chain.Insert(0, (stage.Stage, new RunLayout(stage.Output).FinalAdapter, InitAdapterMode.Stack));
+            if (stage.InitAdapter is null) break;
+            if (stage.InitAdapterMode == InitAdapterMode.Merge) { chain.Insert(0, ("init", stage.InitAdapter, InitAdapterMode.Merge)); break; }
             var init = Path.GetFullPath(stage.InitAdapter);
-            if (!byAdapter.TryGetValue(init, out var previous)) { chain.Insert(0, ("init", stage.InitAdapter)); break; }
+            if (!byAdapter.TryGetValue(init, out var previous)) { chain.Insert(0, ("init", stage.InitAdapter, InitAdapterMode.Stack)); break; }
             stage = previous;
         }
         return chain;
@@ -70,7 +76,7 @@ public static class CurriculumRunner
         string quantize = last.Training.Method == TrainingMethod.Qlora || last.Model.Quantize == Quantize.Nf4 ? "nf4" : "none";
         var modelDir = TinyModel.Resolve(last.Model.Path, log);
         using var bundle = ModelBundle.Load(modelDir, new ModelLoadOptions(DeviceSpec.Parse(last.Model.Device), DeviceSpec.ParseDType(last.Model.Dtype), quantize));
-        foreach (var (name, dir) in AdapterChain(cfg)) PeftAdapterFiles.Load(dir, bundle.Model, name);
+        foreach (var (name, dir, mode) in AdapterChain(cfg)) InitAdapter.Apply(bundle.Model, dir, mode, modelDir, name, log);
         bundle.Model.eval();
         var settings = new EvaluationSettings(tasks, cfg.Evaluation.DataDir, cfg.Evaluation.Limit, MaxNewTokens: 64, SystemPrompt: last.Data.SystemPrompt,
             MaxLength: Math.Max(last.Data.MaxLength, 512), SkipMissing: cfg.Evaluation.Tasks.Count == 0);

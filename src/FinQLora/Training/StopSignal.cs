@@ -6,14 +6,20 @@ namespace FinQLora.Training;
 /// SIGINT (Ctrl+C) and SIGTERM ask the run to stop gracefully: the handler only sets
 /// <see cref="Requested"/> (and cancels the default termination); the training loop checks it after
 /// each optimizer step, writes a checkpoint and exits 0 with <see cref="ResumeHint"/>. A second
-/// SIGINT while stopping is left to the default handler, which ends the process at once.
-/// Dispose to restore the default handlers.
+/// SIGINT while stopping is left to the default handler, which ends the process at once, unless it
+/// comes within <see cref="DuplicateWindow"/> of the first: `timeout -s INT` (coreutils) signals its
+/// child and then its whole process group, so one request arrives twice (measured on the GPU machine,
+/// docs/GPU.md). Dispose to restore the default handlers.
 /// </summary>
 public sealed class StopSignal : IDisposable
 {
     private readonly List<PosixSignalRegistration> _registrations = [];
     private volatile int _signals;
     private volatile string? _signal;
+    private long _firstSignalTicks;
+
+    /// <summary>A repeated SIGINT this soon after the first counts as the same request.</summary>
+    public static readonly TimeSpan DuplicateWindow = TimeSpan.FromSeconds(2);
 
     public bool Requested => _signals > 0;
     /// <summary>The signal that asked to stop ("SIGINT", "SIGTERM", or "request").</summary>
@@ -45,8 +51,15 @@ public sealed class StopSignal : IDisposable
 
     private void OnSignal(PosixSignalContext ctx)
     {
-        // first signal: stop after this step; later SIGINTs fall through to the default (immediate exit)
-        if (Interlocked.Increment(ref _signals) == 1 || ctx.Signal == PosixSignal.SIGTERM) ctx.Cancel = true;
+        // first signal: stop after this step; later SIGINTs fall through to the default (immediate exit),
+        // except a duplicate delivery of the first
+        long now = Environment.TickCount64;
+        if (Interlocked.Increment(ref _signals) == 1)
+        {
+            Interlocked.Exchange(ref _firstSignalTicks, now);
+            ctx.Cancel = true;
+        }
+        else if (ctx.Signal == PosixSignal.SIGTERM || now - Interlocked.Read(ref _firstSignalTicks) < DuplicateWindow.TotalMilliseconds) ctx.Cancel = true;
         _signal ??= ctx.Signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM";
     }
 
@@ -54,8 +67,13 @@ public sealed class StopSignal : IDisposable
     public static string ResumeHint(string resumeCommand, string output, long step) =>
         $"stopped at step {step} on request; the checkpoint is in {Path.Combine(output, "checkpoints")}. Resume with: {resumeCommand}";
 
+    /// <summary>
+    /// Restores the default handlers, unless a stop was requested: that process is on its way out, and a late
+    /// duplicate SIGINT must not turn its graceful exit (checkpoint written, exit 0) into an exit by signal.
+    /// </summary>
     public void Dispose()
     {
+        if (Requested && _registrations.Count > 0) return;
         foreach (var r in _registrations) r.Dispose();
         _registrations.Clear();
     }

@@ -26,8 +26,8 @@ public sealed record TrainOptions(RunFolder.Mode Mode = RunFolder.Mode.New, int?
 public sealed record TrainResult(string Output, string AdapterDir, long Steps, double? LastLoss, bool Stopped);
 
 /// <summary>
-/// The training recipe, written out: load the model (NF4 base for QLoRA), stack an earlier adapter
-/// if given, attach the trainable adapter, read and tokenize the tasks, then for each optimizer step:
+/// The training recipe, written out: load the model (NF4 base for QLoRA), stack or merge an earlier
+/// adapter if given (InitAdapter), attach the trainable adapter, read and tokenize the tasks, then for each optimizer step:
 /// forward, masked loss, scale by the step's label tokens, backward (per micro-batch), average over
 /// GPUs, clip, guard against NaN/Inf, AdamW step, zero grad, schedule, log, validate, checkpoint.
 /// A resumed run continues from the newest complete checkpoint and ends with the same adapter bytes
@@ -60,15 +60,12 @@ public static class Trainer
         log($"[{cfg.Stage}] loading {modelDir} ({dtype}, {quantize}, {device}){(dist.WorldSize > 1 ? $", rank {dist.Rank}/{dist.WorldSize}" : "")}");
         using var bundle = ModelBundle.Load(modelDir, new ModelLoadOptions(device, dtype, quantize));
         var model = bundle.Model;
+        // fp32 matmuls (LoRA's fp32 adapters) on TF32 tensor cores, as the transformers+PEFT reference runs them (docs/PERFORMANCE.md)
+        if (device.type == TorchSharp.DeviceType.CUDA) backends.cuda.matmul.allow_tf32 = true;
         using var comm = dist.CreateCommunicator();
 
         var initAdapter = opts.InitAdapterOverride ?? cfg.InitAdapter;
-        if (initAdapter is not null)
-        {
-            if (cfg.InitAdapterMode == InitAdapterMode.Merge) throw new FinQLoraException("init_adapter_mode: merge is not supported yet; use stack (the earlier adapter stays frozen under the new one)");
-            PeftAdapterFiles.Load(initAdapter, model, InitAdapterName, trainable: false);
-            log($"[{cfg.Stage}] stacked frozen adapter {initAdapter}");
-        }
+        var initBase = initAdapter is null ? null : InitAdapter.Apply(model, initAdapter, cfg.InitAdapterMode, modelDir, InitAdapterName, m => log($"[{cfg.Stage}] {m}"));
         var lora = new LoraSettings(cfg.Lora.R, cfg.Lora.Alpha, cfg.Lora.Dropout, cfg.Lora.Targets, cfg.Lora.Rslora, cfg.Lora.Layers, cfg.Lora.TrainableDtype).Validated(model.Config.NumHiddenLayers);
         IReadOnlyList<(string Name, Parameter Param)> trainable;
         if (t.Method == TrainingMethod.Full)
@@ -88,7 +85,7 @@ public static class Trainer
         int microPerEpoch = (int)Math.Ceiling(data.Train.Count / (double)t.BatchSize);
         int microPerStep = t.GradAccum * dist.WorldSize;
         int stepsPerEpoch = Math.Max(1, microPerEpoch / microPerStep);
-        if (microPerEpoch < microPerStep)
+        if (data.Train.Count < (long)t.BatchSize * microPerStep)
             throw new FinQLoraException($"the data has {data.Train.Count} examples, fewer than one optimizer step needs ({t.BatchSize} × {t.GradAccum} × {dist.WorldSize} GPU(s)); lower training.batch_size or training.grad_accum");
         long total = opts.MaxSteps ?? t.MaxSteps ?? (long)t.Epochs * stepsPerEpoch;
         int warmup = t.ResolveWarmupSteps((int)total);
@@ -142,6 +139,7 @@ public static class Trainer
             double localTokens = micro.Sum(b => b.LabelledTokens);
             double stepTokens = AllReduceScalar(comm, localTokens, device);
             double lossSum = 0;
+            Tensor? lossAcc = null;   // the step's summed loss, kept on the device: read once per step, not per micro-batch
             try
             {
                 for (int m = 0; m < micro.Count; m++)
@@ -152,17 +150,26 @@ public static class Trainer
                     var labels = tensor(b.Labels, [b.Rows, b.Length]).to(device);
                     var positions = tensor(b.Positions, [b.Rows, b.Length]).to(device);
                     var segments = b.Segments is null ? null : tensor(b.Segments, [b.Rows, b.Length]).to(device);
-                    var microLoss = CausalLmLoss.Compute(model, ids, labels, positions, segments, t.GradCheckpointing, RngSeeds.ForMicroBatch(t.Seed, step, m * dist.WorldSize + dist.Rank), t.LossChunkSize);
+                    var microLoss = CausalLmLoss.Compute(model, ids, labels, positions, segments, t.GradCheckpointing, RngSeeds.ForMicroBatch(t.Seed, step, m * dist.WorldSize + dist.Rank), t.LossChunkSize,
+                        labelled: CausalLmLoss.LabelledPositions(b.Labels, b.Rows, b.Length));
                     // scaled so that, summed over micro-batches and averaged over ranks, the gradient is that of the mean over the step's label tokens
                     (microLoss.Sum * (dist.WorldSize / Math.Max(1.0, stepTokens))).backward();
                     AutogradHandoff.Release();
-                    lossSum += microLoss.Sum.item<float>();
+                    var sum = microLoss.Sum.detach().to(ScalarType.Float64);
+                    var acc = lossAcc is null ? sum : lossAcc + sum;
+                    lossAcc?.Dispose();
+                    lossAcc = acc.DetachFromDisposeScope();
                     tokensSinceLog += b.InputIds.LongLength;
                 }
             }
             catch (Exception e) when (OutOfMemory.IsCudaOom(e))
             {
                 throw OutOfMemory.Describe(e, $"stage {cfg.Stage}, step {step}", t.BatchSize, micro.Max(b => b.Length), t.GradAccum, t.GradCheckpointing, t.LossChunkSize);
+            }
+            if (lossAcc is not null)
+            {
+                lossSum = lossAcc.item<double>();
+                lossAcc.Dispose();
             }
             if (Environment.GetEnvironmentVariable("FINQLORA_DEBUG_DP") == "1")
                 Console.Error.WriteLine($"[dp] rank {dist.Rank} step {step}: batches {string.Join(",", micro.Select(b => b.Ids[0]))} local loss sum {lossSum:R} local tokens {localTokens} step tokens {stepTokens}");
@@ -213,7 +220,10 @@ public static class Trainer
             }
         }
         if (dist.IsMain && t.Method != TrainingMethod.Full)
+        {
+            if (initBase is not null) InitAdapter.WriteNote(layout.FinalAdapter, initBase, cfg.Stage);   // before the weights, which mark the stage finished
             PeftAdapterFiles.Save(layout.FinalAdapter, model, AdapterName, lora, modelDir);
+        }
         log($"[{cfg.Stage}] done: {state.Step} steps; adapter in {layout.FinalAdapter}");
         return new TrainResult(cfg.Output, layout.FinalAdapter, state.Step, lastLoss, Stopped: false);
     }

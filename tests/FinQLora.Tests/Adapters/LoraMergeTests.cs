@@ -196,27 +196,3 @@ public class LoraMergeTests
     [InlineData("1234", 1234L)]
     public void Shard_sizes_parse_like_save_pretrained(string text, long bytes) => Assert.Equal(bytes, ShardedCheckpointWriter.ParseSize(text));
 }
-
-public class LoraMergeIntoModelTests
-{
-    [Fact]
-    public void Merging_into_a_loaded_dense_model_gives_PEFTs_adapter_logprobs_without_an_adapter_attached()
-    {
-        using var bundle = ModelBundle.Load(Fixtures.TinyModel, new ModelLoadOptions(CPU, ScalarType.Float32));
-        Assert.Equal(12, LoraMerger.MergeInto(bundle.Model, Fixtures.Parity("adapter-a")));
-        Assert.All(LoraInjector.Projections(bundle.Model), p => Assert.Empty(p.Layer.Adapters));
-        var pairs = Fixtures.Expected["scores"]!.AsArray().Select(s => (s!["prompt"]!.GetValue<string>(), s["completion"]!.GetValue<string>())).ToList();
-        var scores = Scorer.Score(bundle.Model, bundle.Tokenizer, pairs);
-        var expected = Fixtures.Expected["adapters"]!["adapter-a"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
-        for (int i = 0; i < expected.Length; i++) Assert.InRange(scores[i].LogProb - expected[i], -1e-3, 1e-3);
-    }
-
-    [Fact]
-    public void Merging_into_a_4bit_model_is_refused_and_changes_nothing()
-    {
-        using var bundle = ModelBundle.Load(Fixtures.TinyModel, new ModelLoadOptions(CPU, ScalarType.Float32, "nf4"));
-        var e = Assert.Throws<FinQLoraException>(() => LoraMerger.MergeInto(bundle.Model, Fixtures.Parity("adapter-b")));
-        Assert.Contains("Nf4Linear", e.Message);
-        Assert.Contains("stack the adapter instead", e.Message);
-    }
-}

@@ -11,15 +11,15 @@ public class DataCommandsTests
         server.Add("TheFinAI/flare-fpb", new("data/test-00000-of-00001.parquet", ParquetTests.FpbParquet(3)) { DropFirstAfter = 50 }, isPrivate: true);
         var output = Fixtures.TempDir();
         var env = new Dictionary<string, string> { ["HF_ENDPOINT"] = server.Endpoint, ["HF_TOKEN"] = HubTestServer.Token };
-        var r = CliProcess.RunWith(env, "prepare-data", "--tasks", "fpb,convfinqa", "--output", output);
+        var r = CliProcess.RunWith(env, "prepare-data", "--tasks", "fpb,convfinqa", "--output", output, "--allow-http");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("fpb        test: 3", r.Stdout);
         Assert.Contains("convfinqa  no data", r.Stdout);
         Assert.DoesNotContain(HubTestServer.Token, r.Stdout + r.Stderr);
         Assert.Equal(3, File.ReadAllLines(Path.Combine(output, "fpb", "test.jsonl")).Length);
-        var denied = CliProcess.RunWith(new Dictionary<string, string> { ["HF_ENDPOINT"] = server.Endpoint, ["HF_TOKEN"] = "hf_not_it" }, "prepare-data", "--tasks", "fpb", "--output", Fixtures.TempDir());
+        var denied = CliProcess.RunWith(new Dictionary<string, string> { ["HF_ENDPOINT"] = server.Endpoint, ["HF_TOKEN"] = "hf_not_it" }, "prepare-data", "--tasks", "fpb", "--output", Fixtures.TempDir(), "--allow-http");
         Assert.Equal(3, denied.ExitCode);
-        Assert.Contains("HF_TOKEN was refused", denied.Stderr);
+        Assert.Contains("the token from HF_TOKEN was refused", denied.Stderr);
         Assert.DoesNotContain("hf_not_it", denied.Stdout + denied.Stderr);
     }
 

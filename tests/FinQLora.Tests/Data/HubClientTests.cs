@@ -15,7 +15,7 @@ public class HubClientTests
     }
 
     private static HubSettings Local(HubTestServer server, string? token = null) =>
-        new() { Endpoint = server.Endpoint, Token = token, FirstBackoff = TimeSpan.FromMilliseconds(5), MaxAttempts = 4 };
+        new() { Endpoint = server.Endpoint, Token = token, FirstBackoff = TimeSpan.FromMilliseconds(5), MaxAttempts = 4, AllowLocalHttp = true };
 
     [Fact]
     public async Task Lists_parquet_files_with_splits_and_downloads_them_verified()
@@ -124,8 +124,13 @@ public class HubClientTests
         Assert.Contains("TheFinAI/flare-nothing", e.Message);
         Assert.Contains("404", e.Message);
         var log = new List<string>();
-        HubDownloader.Download([FlareTasks.Get("convfinqa")], Fixtures.TempDir(), Local(server), log.Add);
+        server.Add("TheFinAI/flare-fpb", new("data/test-00000-of-00001.parquet", ParquetTests.FpbParquet(3)));
+        HubDownloader.Download([FlareTasks.Get("fpb"), FlareTasks.Get("convfinqa")], Fixtures.TempDir(), Local(server), log.Add);
         Assert.Contains(log, l => l.StartsWith("convfinqa:", StringComparison.Ordinal) && l.Contains("404", StringComparison.Ordinal));
+        // When no task is found at all, the endpoint or revision is wrong: an error, not an empty success.
+        var none = Assert.Throws<FinQLoraException>(() => HubDownloader.Download([FlareTasks.Get("convfinqa")], Fixtures.TempDir(), Local(server), _ => { }));
+        Assert.Contains("HTTP 404", none.Message);
+        Assert.Equal(3, none.ExitCode);
     }
 
     [Fact]
@@ -156,14 +161,17 @@ public class HubClientTests
 
     [Theory]
     [InlineData("http://example.com", false, false)]
-    [InlineData("http://example.com", true, true)]
-    [InlineData("http://127.0.0.1:8080", false, true)]
-    [InlineData("http://localhost:8080", false, true)]
+    [InlineData("http://example.com", true, false)]
+    [InlineData("http://127.0.0.1:8080", false, false)]
+    [InlineData("http://127.0.0.1:8080", true, true)]
+    [InlineData("http://localhost:8080", true, true)]
+    [InlineData("http://[::1]:8080", true, true)]
+    [InlineData("http://127.0.0.1.example.com", true, false)]
     [InlineData("https://huggingface.co", false, true)]
-    [InlineData("ftp://huggingface.co", false, false)]
-    public void Plain_http_only_to_this_machine_or_when_allowed(string endpoint, bool allow, bool ok)
+    [InlineData("ftp://huggingface.co", true, false)]
+    public void Plain_http_only_to_this_machine_and_only_when_allowed(string endpoint, bool allow, bool ok)
     {
-        var settings = new HubSettings { Endpoint = endpoint, AllowInsecureHttp = allow };
+        var settings = new HubSettings { Endpoint = endpoint, AllowLocalHttp = allow };
         if (ok) Assert.NotNull(settings.EndpointUri());
         else Assert.Throws<FinQLoraException>(() => settings.EndpointUri());
     }
@@ -172,10 +180,10 @@ public class HubClientTests
     public void Settings_come_from_HF_ENDPOINT_and_HF_TOKEN()
     {
         var env = new Dictionary<string, string?> { ["HF_ENDPOINT"] = "https://mirror.example/", ["HF_TOKEN"] = " hf_x " };
-        var s = HubSettings.FromEnvironment(k => env.GetValueOrDefault(k));
+        var s = HubSettings.FromEnvironment(k => env.GetValueOrDefault(k), _ => "hf_from_file");
         Assert.Equal("https://mirror.example", s.Endpoint);
         Assert.Equal("hf_x", s.Token);
-        var d = HubSettings.FromEnvironment(_ => null);
+        var d = HubSettings.FromEnvironment(_ => null, _ => null);
         Assert.Equal("https://huggingface.co", d.Endpoint);
         Assert.Null(d.Token);
     }

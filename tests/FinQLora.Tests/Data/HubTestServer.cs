@@ -30,6 +30,9 @@ internal sealed class HubTestServer : IDisposable
     private readonly Task _loop;
     public const string Token = "hf_secret_test_token";
     public List<Seen> Requests { get; } = [];
+
+    /// <summary>How long every answer is held back (a Hub that does not answer in time).</summary>
+    public TimeSpan Stall { get; set; }
     public string Endpoint { get; }
 
     public HubTestServer()
@@ -65,6 +68,7 @@ internal sealed class HubTestServer : IDisposable
 
     private void Handle(HttpListenerContext ctx)
     {
+        if (Stall > TimeSpan.Zero) Thread.Sleep(Stall);
         var path = Uri.UnescapeDataString(ctx.Request.Url!.AbsolutePath);
         bool hadToken = ctx.Request.Headers["Authorization"] == $"Bearer {Token}";
         var range = ctx.Request.Headers["Range"];

@@ -43,3 +43,23 @@ public class CausalLmLossTests
         Assert.Equal(separate, packed.Sum.item<float>(), 3);
     }
 }
+
+public class LabelledPositionsTests
+{
+    [Fact]
+    public void Host_positions_are_the_shifted_labelled_targets_and_give_the_same_loss()
+    {
+        // rows of 5: labels on tokens 3, 4 of row 0 and 1, 2 of row 1 → shifted targets j = 2, 3 and 0, 1 (row 1 offset 4)
+        long[] labels = [-100, -100, -100, 7, 8, -100, 9, 10, -100, -100];
+        Assert.Equal(new long[] { 2, 3, 4, 5 }, FinQLora.Training.CausalLmLoss.LabelledPositions(labels, 2, 5));
+
+        using var model = FinQLora.Model.LlamaBuilder.Load(Fixtures.TinyModel, new FinQLora.Model.ModelLoadOptions(TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.Float32));
+        using var ids = TorchSharp.torch.tensor(new long[] { 1000, 5, 17, 300, 42, 8, 999, 77, 12, 400 }).view(2, 5);
+        using var lab = TorchSharp.torch.tensor(labels).view(2, 5);
+        var device = FinQLora.Training.CausalLmLoss.Compute(model, ids, lab, null, null, false, 0);
+        var host = FinQLora.Training.CausalLmLoss.Compute(model, ids, lab, null, null, false, 0, labelled: FinQLora.Training.CausalLmLoss.LabelledPositions(labels, 2, 5));
+        Assert.Equal(4, device.Tokens);
+        Assert.Equal(device.Tokens, host.Tokens);
+        Assert.Equal(device.Sum.item<float>(), host.Sum.item<float>());
+    }
+}
