@@ -36,7 +36,9 @@ public static class Nf4Check
             }
         }
         if (device.type == TorchSharp.DeviceType.CUDA)
-            foreach (var layout in new[] { Nf4KernelLayout.Chunks, Nf4KernelLayout.Words, Nf4KernelLayout.Words8 })
+            yield return JsonSerializer.Serialize(new { path = "copy_", bandwidth_g_bps = Nf4Benchmark.CopyBandwidthGBps(device) }, BenchJson.Options);
+        if (device.type == TorchSharp.DeviceType.CUDA)
+            foreach (var layout in Enum.GetValues<Nf4KernelLayout>())
                 yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: true, layout: layout), BenchJson.Options);
         yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: false), BenchJson.Options);
         yield return JsonSerializer.Serialize(Nf4Memory.Estimate(shape), BenchJson.Options);

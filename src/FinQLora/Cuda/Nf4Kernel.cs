@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace FinQLora.Cuda;
 
 /// <summary>How the NF4 kernel's threads map to bytes (see <see cref="Nf4Kernel.Layout"/>).</summary>
-public enum Nf4KernelLayout { Chunks, Words, Words8 }
+public enum Nf4KernelLayout { Chunks, Words, Words8, Flat, FlatStream, Flat8 }
 
 /// <summary>
 /// Fused 4-bit dequantization on CUDA: one pass reads the packed codes (16 bytes per thread,
@@ -216,9 +216,102 @@ public static class Nf4Kernel
             const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
             float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
         { dequant_words<false, 8>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+        // Layout "flat": like "words" (lane l of a warp takes word k*32+l in step k) but with no shared
+        // memory and no barrier: the 16-entry 4-bit code and the 256-entry 8-bit map are read through the
+        // read-only cache, every global load of a thread is issued first, and pairs of values are rounded
+        // to bf16 by one cvt.rn.bf16x2.f32 (sm_80+; the same round-to-nearest-even torch's CUDA cast uses).
+        __device__ __forceinline__ u32 bf16x2(float lo, float hi) {
+        #if __CUDA_ARCH__ >= 800
+            u32 r; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r;
+        #else
+            return bf16_bits(lo) | (bf16_bits(hi) << 16);
+        #endif
+        }
+
+        template <bool CS>
+        __device__ __forceinline__ void st16(void* p, uint4 v) {
+            if (CS) asm volatile("st.global.cs.v4.u32 [%0], {%1, %2, %3, %4};" :: "l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
+            else *reinterpret_cast<uint4*>(p) = v;
+        }
+
+        template <bool BF16, int K, bool CS>
+        __device__ __forceinline__ void dequant_flat(
+            const u8* __restrict__ packed, const float* __restrict__ absmax_f32, const u8* __restrict__ absmax_q,
+            const float* __restrict__ absmax2, const float* __restrict__ code8, float offset,
+            const float* __restrict__ code4, void* __restrict__ out, long long n, int block_shift, int nested_shift)
+        {
+            const long long nbytes = (n + 1) / 2;
+            const int lane = threadIdx.x & 31;
+            const long long warp_base = (((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5) * (128LL * K);
+            u32 w[K], qa[K];
+            float a[K];
+            #pragma unroll
+            for (int k = 0; k < K; k++) {
+                const long long b = warp_base + 4 * (k * 32 + lane);
+                w[k] = 0; qa[k] = 0; a[k] = 0.f;
+                if (b < nbytes) {
+                    const long long blk = (2 * b) >> block_shift;   // a word's 8 values never straddle a block
+                    if (absmax_q != 0) { qa[k] = __ldg(&absmax_q[blk]); a[k] = __ldg(&absmax2[blk >> nested_shift]); }
+                    else a[k] = __ldg(&absmax_f32[blk]);
+                    if (b + 4 <= nbytes) w[k] = __ldg(reinterpret_cast<const u32*>(packed + b));
+                }
+            }
+            if (absmax_q != 0) {
+                #pragma unroll
+                for (int k = 0; k < K; k++) a[k] = __fadd_rn(__fmul_rn(__ldg(&code8[qa[k]]), a[k]), offset);
+            }
+            #pragma unroll
+            for (int k = 0; k < K; k++) {
+                const long long b = warp_base + 4 * (k * 32 + lane);
+                if (b >= nbytes) break;
+                const long long e = 2 * b;
+                if (e + 8 <= n) {
+                    float v[8];
+                    #pragma unroll
+                    for (int j = 0; j < 4; j++) {
+                        const u32 q = (w[k] >> (8 * j)) & 0xffu;
+                        v[2 * j] = __fmul_rn(__ldg(&code4[q >> 4]), a[k]);
+                        v[2 * j + 1] = __fmul_rn(__ldg(&code4[q & 15u]), a[k]);
+                    }
+                    if (BF16) st16<CS>(reinterpret_cast<unsigned short*>(out) + e, u4(bf16x2(v[0], v[1]), bf16x2(v[2], v[3]), bf16x2(v[4], v[5]), bf16x2(v[6], v[7])));
+                    else {
+                        float* o = reinterpret_cast<float*>(out) + e;
+                        st16<CS>(o, u4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
+                        st16<CS>(o + 4, u4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
+                    }
+                } else {
+                    for (long long i = b; i < nbytes && i < b + 4; i++) {
+                        const u32 q = packed[i];
+                        const long long x = 2 * i;
+                        const float hi = __fmul_rn(__ldg(&code4[q >> 4]), a[k]), lo = __fmul_rn(__ldg(&code4[q & 15u]), a[k]);
+                        if (BF16) {
+                            unsigned short* o = reinterpret_cast<unsigned short*>(out);
+                            o[x] = (unsigned short)(bf16x2(hi, 0.f) & 0xffffu);
+                            if (x + 1 < n) o[x + 1] = (unsigned short)(bf16x2(lo, 0.f) & 0xffffu);
+                        } else {
+                            float* o = reinterpret_cast<float*>(out);
+                            o[x] = hi;
+                            if (x + 1 < n) o[x + 1] = lo;
+                        }
+                    }
+                }
+            }
+        }
+
+        #define FLAT_ENTRY(name, BF, K, CS) extern "C" __global__ void __launch_bounds__(256) name( \
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8, \
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift) \
+        { dequant_flat<BF, K, CS>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+        FLAT_ENTRY(nf4_dequant_bf16_flat, true, 4, false)
+        FLAT_ENTRY(nf4_dequant_f32_flat, false, 4, false)
+        FLAT_ENTRY(nf4_dequant_bf16_flatcs, true, 4, true)
+        FLAT_ENTRY(nf4_dequant_f32_flatcs, false, 4, true)
+        FLAT_ENTRY(nf4_dequant_bf16_flat8, true, 8, false)
+        FLAT_ENTRY(nf4_dequant_f32_flat8, false, 8, false)
         """;
 
-    private sealed record Compiled(IntPtr Bf16, IntPtr F32, IntPtr Bf16Words, IntPtr F32Words, IntPtr Bf16Words8, IntPtr F32Words8, Tensor Nf4Code, Tensor Fp4Code);
+    private sealed record Compiled(IntPtr Bf16, IntPtr F32, IntPtr Bf16Words, IntPtr F32Words, IntPtr Bf16Words8, IntPtr F32Words8,
+        IntPtr Bf16Flat, IntPtr F32Flat, IntPtr Bf16FlatCs, IntPtr F32FlatCs, IntPtr Bf16Flat8, IntPtr F32Flat8, Tensor Nf4Code, Tensor Fp4Code);
 
     private static readonly KernelModule Kernels = new(Source, "nf4_dequant.cu");
 
@@ -233,6 +326,9 @@ public static class Nf4Kernel
         {
             "chunks" => Nf4KernelLayout.Chunks,
             "words8" => Nf4KernelLayout.Words8,
+            "flat" => Nf4KernelLayout.Flat,
+            "flatstream" => Nf4KernelLayout.FlatStream,
+            "flat8" => Nf4KernelLayout.Flat8,
             _ => Nf4KernelLayout.Words,
         };
 
@@ -308,7 +404,7 @@ public static class Nf4Kernel
         int blockShift = a.BlockShift, nestedShift = a.NestedShift;
         IntPtr pOut = DevicePointer.Of(output);
         if (pOut % 16 != 0) throw new FinQLoraException("the NF4 kernel's output must be 16-byte aligned");
-        int bytesPerThread = layout == Nf4KernelLayout.Words8 ? 2 * BytesPerThread : BytesPerThread;
+        int bytesPerThread = layout is Nf4KernelLayout.Words8 or Nf4KernelLayout.Flat8 ? 2 * BytesPerThread : BytesPerThread;
         long threads = ((n + 1) / 2 + bytesPerThread - 1) / bytesPerThread;
         long grid = (threads + Threads - 1) / Threads;
         if (grid > int.MaxValue) throw new FinQLoraException("tensor too large for the NF4 kernel");
@@ -331,6 +427,9 @@ public static class Nf4Kernel
             {
                 Nf4KernelLayout.Words => bf16 ? k.Bf16Words : k.F32Words,
                 Nf4KernelLayout.Words8 => bf16 ? k.Bf16Words8 : k.F32Words8,
+                Nf4KernelLayout.Flat => bf16 ? k.Bf16Flat : k.F32Flat,
+                Nf4KernelLayout.FlatStream => bf16 ? k.Bf16FlatCs : k.F32FlatCs,
+                Nf4KernelLayout.Flat8 => bf16 ? k.Bf16Flat8 : k.F32Flat8,
                 _ => bf16 ? k.Bf16 : k.F32,
             };
             CudaDriver.Launch(function, (uint)grid, Threads, CudaDriver.DefaultStream,
@@ -393,7 +492,8 @@ public static class Nf4Kernel
             nf4.DetachFromDisposeScope();
             fp4.DetachFromDisposeScope();
             k = new Compiled(F("nf4_dequant_bf16"), F("nf4_dequant_f32"), F("nf4_dequant_bf16_words"), F("nf4_dequant_f32_words"),
-                F("nf4_dequant_bf16_words8"), F("nf4_dequant_f32_words8"), nf4, fp4);
+                F("nf4_dequant_bf16_words8"), F("nf4_dequant_f32_words8"), F("nf4_dequant_bf16_flat"), F("nf4_dequant_f32_flat"),
+                F("nf4_dequant_bf16_flatcs"), F("nf4_dequant_f32_flatcs"), F("nf4_dequant_bf16_flat8"), F("nf4_dequant_f32_flat8"), nf4, fp4);
             Modules[ordinal] = k;
             return k;
         }

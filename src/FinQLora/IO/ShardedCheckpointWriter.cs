@@ -32,13 +32,16 @@ public sealed class ShardedCheckpointWriter : IDisposable
         Directory.CreateDirectory(dir);
     }
 
-    /// <summary>Takes ownership of <paramref name="t"/> (moved to the CPU).</summary>
+    /// <summary>
+    /// Takes ownership of <paramref name="t"/> (moved to the CPU): it is detached from any dispose
+    /// scope, so a caller's scope ending before the shard is written cannot free it.
+    /// </summary>
     public void Add(string name, Tensor t)
     {
         if (_pending.ContainsKey(name) || _shards.Any(s => s.Names.Contains(name))) throw new InvalidOperationException($"tensor '{name}' written twice");
         long bytes = t.NumberOfElements * t.ElementSize;
         if (_pendingBytes > 0 && _pendingBytes + bytes > _maxShardBytes) Flush();
-        var cpu = t.device.type == TorchSharp.DeviceType.CPU ? t : t.cpu();
+        var cpu = (t.device.type == TorchSharp.DeviceType.CPU ? t : t.cpu()).DetachFromDisposeScope();
         if (!ReferenceEquals(cpu, t)) t.Dispose();
         _pending[name] = cpu;
         _pendingBytes += bytes;

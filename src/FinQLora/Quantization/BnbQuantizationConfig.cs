@@ -58,7 +58,7 @@ public sealed record BnbQuantizationConfig(
         ["llm_int8_enable_fp32_cpu_offload"] = false,
         ["llm_int8_has_fp16_weight"] = false,
         ["llm_int8_skip_modules"] = llm_int8_skip_modules.Count == 0 ? null : new JsonArray([.. llm_int8_skip_modules.Select(m => (JsonNode?)m)]),
-        ["llm_int8_threshold"] = 6.0,
+        ["llm_int8_threshold"] = JsonNode.Parse("6.0"),   // written as 6.0: transformers refuses an int ("must be a float")
         ["load_in_4bit"] = true,
         ["load_in_8bit"] = false,
         ["quant_method"] = "bitsandbytes",

@@ -7,7 +7,8 @@ namespace FinQLora.Quantization;
 /// Learning), which double quantization uses for the per-block absmax of a 4-bit weight, and the
 /// nearest-code search bitsandbytes' blockwise 8-bit quantizer does over it.
 /// The map is rebuilt step by step in float32 exactly as create_dynamic_map does with torch on
-/// the CPU (linspace, means, scaling by a power of ten, sort), so the values are bit-identical.
+/// the CPU (linspace, means, scaling by a power of ten, sort), so the values are bit-identical
+/// (checked against bitsandbytes 0.50's create_dynamic_map: tests/fixtures/nf4/bnb_golden.json).
 /// </summary>
 public static class DynamicMap
 {
@@ -57,7 +58,11 @@ public static class DynamicMap
         return r;
     }
 
-    /// <summary>torch.linspace on the CPU in float32 (start + step*i for the first half, end - step*(steps-1-i) after).</summary>
+    /// <summary>
+    /// torch.linspace on the CPU in float32: start + step*i for the first half, end - step*(steps-1-i)
+    /// after, each a fused multiply-add (torch's x86 CPU kernels are compiled with FMA contraction;
+    /// bitsandbytes' map, dumped on the GPU machine, differs from the unfused values in 42 entries).
+    /// </summary>
     internal static float[] Linspace(float start, float end, int steps)
     {
         var r = new float[steps];
@@ -65,7 +70,7 @@ public static class DynamicMap
         float step = (end - start) / (steps - 1);
         int halfway = steps / 2;
         for (int i = 0; i < steps; i++)
-            r[i] = i < halfway ? start + step * i : end - step * (steps - i - 1);
+            r[i] = i < halfway ? MathF.FusedMultiplyAdd(step, i, start) : MathF.FusedMultiplyAdd(-step, steps - i - 1, end);
         return r;
     }
 

@@ -98,7 +98,7 @@ public static class Nf4
         Nf4State state;
         if (doubleQuant)
         {
-            var offset = absmax.mean();                                                        // 0-dim, like bitsandbytes' _absmax.mean()
+            var offset = Mean(absmax);
             var map = tensor(DynamicMap.Signed, device: absmax.device);
             Tensor nested, absmax2;
             if (useKernel && weight.device.type == DeviceType.CUDA && Nf4QuantizeKernel.Failure is null && Nf4Kernel.Enabled)
@@ -116,6 +116,14 @@ public static class Nf4
     }
 
     // uint8 codes [(n + 1) / 2] and fp32 absmax [blocks] with tensor ops (IEEE 1/absmax)
+    /// <summary>
+    /// The double quantization's offset, bitsandbytes' <c>absmax.mean()</c> as torch computes it on
+    /// CUDA, where bitsandbytes quantizes: the fp32 sum times fp32 1/n. torch on the CPU divides
+    /// instead, which differs in the last bit for some n, so the CPU takes CUDA's formula too.
+    /// </summary>
+    private static Tensor Mean(Tensor absmax) =>
+        absmax.device.type == DeviceType.CUDA ? absmax.mean() : absmax.sum() * (1f / absmax.NumberOfElements);
+
     private static (Tensor Packed, Tensor Absmax) QuantizeWithOps(Tensor weight, int blockSize, Bnb4BitType quantType)
     {
         long n = weight.numel();

@@ -96,4 +96,22 @@ public static class Nf4Benchmark
             foreach (var s in states) s.Dispose();
         }
     }
+
+    /// <summary>
+    /// The card's copy bandwidth in the same run, the yardstick for the kernel: a 1 GiB bf16
+    /// tensor copied with copy_ (bytes read + written) / time, CUDA events over <paramref name="repeats"/> copies.
+    /// </summary>
+    public static double CopyBandwidthGBps(Device device, int repeats = 20)
+    {
+        using var scope = NewDisposeScope();
+        var src = ones(512L << 20, ScalarType.BFloat16, device);
+        var dst = empty_like(src);
+        dst.copy_(src);
+        cuda.synchronize(device);
+        using var timer = new CudaDriver.EventTimer();
+        timer.Start(CudaDriver.DefaultStream);
+        for (int r = 0; r < repeats; r++) dst.copy_(src);
+        timer.Stop(CudaDriver.DefaultStream);
+        return 2.0 * src.NumberOfElements * 2 * repeats / (timer.ElapsedMs() / 1000.0) / 1e9;
+    }
 }

@@ -195,4 +195,23 @@ public class LoraMergeTests
     [InlineData("2GiB", 2_147_483_648L)]
     [InlineData("1234", 1234L)]
     public void Shard_sizes_parse_like_save_pretrained(string text, long bytes) => Assert.Equal(bytes, ShardedCheckpointWriter.ParseSize(text));
+
+    [Fact]
+    public void The_shard_writer_owns_what_it_is_given_even_when_the_callers_scope_ends()
+    {
+        // quantize --device cuda failed with "Tensor invalid -- empty handle": the CPU copy the writer
+        // made was registered in the caller's per-tensor scope and freed before the shard was written
+        var dir = Fixtures.TempDir();
+        using (var writer = new ShardedCheckpointWriter(dir, 1 << 20))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                using var scope = NewDisposeScope();
+                writer.Add($"t{i}", full(4, (float)i));
+            }
+            writer.Finish();
+        }
+        using var file = SafeTensorsFile.Open(Path.Combine(dir, ShardedCheckpointWriter.SingleFile));
+        Assert.Equal(new float[] { 2, 2, 2, 2 }, file.Load("t2").data<float>().ToArray());
+    }
 }

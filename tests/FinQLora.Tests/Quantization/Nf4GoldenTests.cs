@@ -8,12 +8,17 @@ namespace FinQLora.Tests.Quantization;
 /// <summary>
 /// Golden vectors: small matrices quantized by hand below, and larger ones by
 /// tests/fixtures/nf4/make_golden.py, a plain-Python re-statement of bitsandbytes' CUDA kernels
-/// (no shared code with the C# implementation).
+/// (no shared code with the C# implementation), and the same matrices quantized by bitsandbytes
+/// itself on an H200 (bnb_golden.json, written by check_bnb.py --write; bitsandbytes 0.50.2.dev0 built
+/// from source): the CPU path must reproduce both bit for bit.
 /// </summary>
 public class Nf4GoldenTests
 {
-    internal static JsonObject Golden { get; } = JsonNode.Parse(File.ReadAllText(
-        Path.Combine(AppContext.BaseDirectory, "fixtures", "nf4", "golden.json")))!.AsObject();
+    internal static JsonObject Golden { get; } = Load("golden.json");
+    private static JsonObject Bitsandbytes { get; } = Load("bnb_golden.json");
+
+    private static JsonObject Load(string file) =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "nf4", file)))!.AsObject();
 
     /// <summary>The inputs make_golden.py draws: a 64-bit LCG, each block's peak set to a multiple of 1/1024.</summary>
     internal static float[] LcgValues(long n, int bs, ulong seed)
@@ -98,10 +103,10 @@ public class Nf4GoldenTests
     [Fact]
     public void The_dynamic_map_matches_create_dynamic_map_bit_for_bit()
     {
-        var expected = Golden["dynamic_map_bits"]!.AsArray().Select(x => x!.GetValue<uint>()).ToArray();
         var map = DynamicMap.Signed;
         Assert.Equal(256, map.Length);
-        Assert.Equal(expected, map.Select(BitConverter.SingleToUInt32Bits).ToArray());
+        foreach (var golden in new[] { Golden, Bitsandbytes })
+            Assert.Equal(golden["dynamic_map_bits"]!.AsArray().Select(x => x!.GetValue<uint>()).ToArray(), map.Select(BitConverter.SingleToUInt32Bits).ToArray());
         Assert.Equal(1f, map[255]);
         Assert.Equal(0f, map[127]);   // 127 negative values, 0, then 128 positive (1.0 included)
     }
@@ -123,13 +128,28 @@ public class Nf4GoldenTests
         Assert.Equal(float.Parse("-0.8480964004993439", System.Globalization.CultureInfo.InvariantCulture), Nf4.Midpoints[0]);
     }
 
-    public static TheoryData<string> Cases() => new(Golden["cases"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()));
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var file in new[] { "golden.json", "bnb_golden.json" })
+            foreach (var c in (file == "golden.json" ? Golden : Bitsandbytes)["cases"]!.AsArray())
+                data.Add(file, c!["name"]!.GetValue<string>());
+        return data;
+    }
+
+    [Fact]
+    public void Both_golden_files_hold_the_same_cases_and_bitsandbytes_made_the_second()
+    {
+        Assert.StartsWith("bitsandbytes ", Bitsandbytes["made_by"]!.GetValue<string>());
+        Assert.Equal(Golden["cases"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()),
+            Bitsandbytes["cases"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()));
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Golden_matrices_quantize_and_dequantize_bit_for_bit(string name)
+    public void Golden_matrices_quantize_and_dequantize_bit_for_bit(string file, string name)
     {
-        var c = Golden["cases"]!.AsArray().Single(x => x!["name"]!.GetValue<string>() == name)!;
+        var c = (file == "golden.json" ? Golden : Bitsandbytes)["cases"]!.AsArray().Single(x => x!["name"]!.GetValue<string>() == name)!;
         var shape = c["shape"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
         int bs = c["blocksize"]!.GetValue<int>();
         bool dq = c["double_quant"]!.GetValue<bool>();
