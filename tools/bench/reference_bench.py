@@ -1,10 +1,11 @@
 """The Python reference for `finqlora bench`: transformers + PEFT on the same GPU, same shape, same settings.
 
-Reference only (the product is C#). bitsandbytes is not installed on the GPU machine used here, so the
-Python side trains bf16 LoRA (not QLoRA); that is the comparison the performance issue asks for.
+Reference only (the product is C#). --method qlora needs bitsandbytes (the GPU machine here has none
+installed: tools/gpu/bnb.sh builds it from source and puts it on PYTHONPATH); --method lora trains bf16 LoRA.
 
     python3 tools/bench/reference_bench.py --method lora --targets q_proj,k_proj,v_proj,o_proj --r 16 --alpha 32 \
         --batch 2 --seq 2048 --steps 10 --warmup 3 --compile {off,on} --json out.jsonl
+    python3 tools/bench/reference_bench.py --method qlora ...   # NF4 + double quantization, bf16 compute
     python3 tools/bench/reference_bench.py --method full --batch 2 --seq 2048 ...
     python3 tools/bench/reference_bench.py --generate --batch 1 --prompt-len 512 --new-tokens 64
 
@@ -43,24 +44,48 @@ def gib(x):
     return x / 2**30
 
 
+def quantize_nf4(model):
+    """Every q/k/v/o/gate/up/down projection becomes bitsandbytes' Linear4bit (NF4, double quantization,
+    blocks of 64, bf16 compute), as BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+    bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16) does at load time. Embeddings,
+    norms and lm_head stay bf16 (no prepare_model_for_kbit_training, which would upcast them to fp32)."""
+    import bitsandbytes as bnb
+    for layer in model.model.layers:
+        for parent in (layer.self_attn, layer.mlp):
+            for name, mod in list(parent.named_children()):
+                if isinstance(mod, torch.nn.Linear):
+                    q = bnb.nn.Linear4bit(mod.in_features, mod.out_features, bias=False, compute_dtype=torch.bfloat16,
+                                          compress_statistics=True, quant_type="nf4", device="meta")
+                    q.weight = bnb.nn.Params4bit(mod.weight.data, requires_grad=False, blocksize=64, compress_statistics=True,
+                                                 quant_type="nf4", module=q)
+                    q = q.cuda()
+                    setattr(parent, name, q)
+                    del mod
+    torch.cuda.empty_cache()
+    return model
+
+
 def train_bench(a):
     model, cfg = build_model(a.shape)
-    if a.method == "lora":
+    dense_params = sum(p.numel() for p in model.parameters())
+    if a.method == "qlora":
+        model = quantize_nf4(model)
+    if a.method in ("lora", "qlora"):
         from peft import LoraConfig, get_peft_model
         model = get_peft_model(model, LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=0.0, task_type="CAUSAL_LM",
                                                  target_modules=a.targets.split(",")))
     if a.grad_ckpt == "on":
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if a.method == "lora":
+        if a.method in ("lora", "qlora"):
             model.enable_input_require_grads()
     model.config.use_cache = False
     if a.compile == "on":
-        base = model.base_model.model if a.method == "lora" else model
+        base = model.base_model.model if a.method in ("lora", "qlora") else model
         for i, layer in enumerate(base.model.layers):
             base.model.layers[i] = torch.compile(layer)
     params = [p for p in model.parameters() if p.requires_grad]
     trainable = sum(p.numel() for p in params)
-    total = sum(p.numel() for p in model.parameters())
+    total = dense_params + trainable
     opt = torch.optim.AdamW(params, lr=1e-4)
     resident = torch.cuda.memory_allocated()
     g = torch.Generator(device="cuda").manual_seed(0)
@@ -82,15 +107,16 @@ def train_bench(a):
     med = statistics.median(times)
     tok_s = a.batch * a.seq / med
     flops_per_token = 6 * total + 12 * cfg.num_hidden_layers * cfg.hidden_size * a.seq  # standard estimate
-    if a.method == "lora":
+    if a.method in ("lora", "qlora"):
         flops_per_token = 4 * total + 12 * cfg.num_hidden_layers * cfg.hidden_size * a.seq  # no weight grads
     return dict(side="transformers-" + ("compiled" if a.compile == "on" else "eager"), method=a.method, shape=a.shape,
-                batch=a.batch, seq=a.seq, grad_ckpt=a.grad_ckpt, lora_r=a.r if a.method == "lora" else None,
-                targets=a.targets if a.method == "lora" else None, step_time_ms=med * 1000, tokens_per_s=tok_s,
+                batch=a.batch, seq=a.seq, grad_ckpt=a.grad_ckpt, lora_r=a.r if a.method != "full" else None,
+                targets=a.targets if a.method != "full" else None, step_time_ms=med * 1000, tokens_per_s=tok_s,
                 peak_allocated_gib=gib(torch.cuda.max_memory_allocated()), peak_reserved_gib=gib(torch.cuda.max_memory_reserved()),
                 resident_gib=gib(resident), trainable_params=trainable, total_params=total,
                 mfu=tok_s * flops_per_token / 989e12, device=torch.cuda.get_device_name(),
-                versions=dict(torch=torch.__version__, transformers=__import__("transformers").__version__))
+                versions=dict(torch=torch.__version__, transformers=__import__("transformers").__version__,
+                              bitsandbytes=__import__("bitsandbytes").__version__ if a.method == "qlora" else None))
 
 
 def profile_step(a, step):
@@ -146,7 +172,7 @@ def generate_bench(a):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--shape", default="llama3.1-8b", choices=SHAPES)
-    p.add_argument("--method", default="lora", choices=["lora", "full"])
+    p.add_argument("--method", default="lora", choices=["lora", "qlora", "full"])
     p.add_argument("--r", type=int, default=16)
     p.add_argument("--alpha", type=int, default=32)
     p.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj")

@@ -5,38 +5,43 @@ using static TorchSharp.torch;
 
 namespace FinQLora.Cuda;
 
-/// <summary>How the NF4 kernel's threads map to bytes (see <see cref="Nf4Kernel.Layout"/>).</summary>
-public enum Nf4KernelLayout { Chunks, Words, Words8, Flat, FlatStream, Flat8 }
-
 /// <summary>
-/// Fused 4-bit dequantization on CUDA: one pass reads the packed codes (16 bytes per thread,
-/// one 128-bit load), undoes the double quantization of that block's absmax, and writes 32
-/// bf16 or fp32 values with 128-bit stores. Every rounding is the one the tensor-ops path
-/// (<see cref="Nf4.DequantizeWithOps"/>) and bitsandbytes do, so the results are bitwise equal:
+/// Fused 4-bit dequantization on CUDA. Lane l of a warp takes 32-bit word k*32+l of the warp's
+/// 512 packed bytes in step k (k &lt; 4), so every load (128 B per warp) and every 16-byte store
+/// (512 B per warp) is contiguous across the warp; all of a thread's global loads are issued before
+/// any arithmetic, and there is no shared memory and no barrier (the 16-entry 4-bit code and the
+/// 256-entry 8-bit map come through the read-only cache). Every rounding is the one the tensor-ops
+/// path (<see cref="Nf4.DequantizeWithOps"/>) and bitsandbytes do, so the results are bitwise equal:
 /// absmax = fl(fl(code8[q] * absmax2) + offset) (no FMA), value = fl(code4[c] * absmax), then
-/// round-to-nearest-even to bf16. Compiled with NVRTC on first use for the current GPU, launched
-/// on the legacy default stream that libtorch (through TorchSharp) uses.
+/// round-to-nearest-even to bf16 (cvt.rn.bf16x2.f32, the conversion torch's CUDA cast uses).
+/// Compiled with NVRTC on first use for the current GPU, launched on the legacy default stream that
+/// libtorch (through TorchSharp) uses. 77 % of copy_'s bandwidth on an H200 (docs/QUANTIZATION.md).
 /// Set FINQLORA_NF4_KERNEL=0 to use the tensor-ops path instead.
 /// </summary>
 public static class Nf4Kernel
 {
     public const string DisableEnv = "FINQLORA_NF4_KERNEL";
     private const int Threads = 256;
-    private const int BytesPerThread = 16;
+    private const int BytesPerWarp = 512;
 
     internal const string Source = """
         typedef unsigned char u8;
         typedef unsigned int u32;
 
-        __device__ __forceinline__ u32 bf16_bits(float f) {
-            u32 u = __float_as_uint(f);
-            if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;      // NaN
-            return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;               // round to nearest even
-        }
-
-        // (make_uint4/make_float4 spelled out: no runtime headers needed under NVRTC)
+        // (make_uint4 spelled out: no runtime headers needed under NVRTC)
         __device__ __forceinline__ uint4 u4(u32 a, u32 b, u32 c, u32 d) { uint4 r; r.x = a; r.y = b; r.z = c; r.w = d; return r; }
-        __device__ __forceinline__ float4 f4(float a, float b, float c, float d) { float4 r; r.x = a; r.y = b; r.z = c; r.w = d; return r; }
+
+        // two floats to bf16, round to nearest even, lo in the low half
+        __device__ __forceinline__ u32 bf16x2(float lo, float hi) {
+        #if __CUDA_ARCH__ >= 800
+            u32 r; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r;
+        #else
+            u32 a = __float_as_uint(lo), b = __float_as_uint(hi);
+            a = (a & 0x7fffffffu) > 0x7f800000u ? 0x7fffu : (a + 0x7fffu + ((a >> 16) & 1u)) >> 16;
+            b = (b & 0x7fffffffu) > 0x7f800000u ? 0x7fffu : (b + 0x7fffu + ((b >> 16) & 1u)) >> 16;
+            return a | (b << 16);
+        #endif
+        }
 
         template <bool BF16>
         __device__ __forceinline__ void dequant(
@@ -44,202 +49,7 @@ public static class Nf4Kernel
             const float* __restrict__ absmax2, const float* __restrict__ code8, float offset,
             const float* __restrict__ code4, void* __restrict__ out, long long n, int block_shift, int nested_shift)
         {
-            __shared__ float lut[16];
-            __shared__ float map8[256];
-            if (threadIdx.x < 16) lut[threadIdx.x] = code4[threadIdx.x];
-            if (absmax_q != 0) for (int i = threadIdx.x; i < 256; i += blockDim.x) map8[i] = code8[i];
-            __syncthreads();
-
-            const long long nbytes = (n + 1) / 2;
-            const long long b0 = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 16;
-            if (b0 >= nbytes) return;
-            const long long e0 = b0 * 2;
-            const long long blk = e0 >> block_shift;          // 32 values never straddle a block (block size >= 32)
-            float a;
-            if (absmax_q != 0) a = __fadd_rn(__fmul_rn(map8[absmax_q[blk]], __ldg(&absmax2[blk >> nested_shift])), offset);
-            else a = __ldg(&absmax_f32[blk]);
-
-            if (e0 + 32 <= n) {
-                const uint4 q = __ldg(reinterpret_cast<const uint4*>(packed + b0));
-                const u32 words[4] = {q.x, q.y, q.z, q.w};
-                if (BF16) {
-                    uint4* o = reinterpret_cast<uint4*>(reinterpret_cast<unsigned short*>(out) + e0);
-                    #pragma unroll
-                    for (int k = 0; k < 4; k++) {
-                        u32 r[4];
-                        #pragma unroll
-                        for (int j = 0; j < 4; j++) {
-                            const u32 b = (words[k] >> (8 * j)) & 0xffu;
-                            r[j] = bf16_bits(__fmul_rn(lut[b >> 4], a)) | (bf16_bits(__fmul_rn(lut[b & 15u], a)) << 16);
-                        }
-                        o[k] = u4(r[0], r[1], r[2], r[3]);
-                    }
-                } else {
-                    float4* o = reinterpret_cast<float4*>(reinterpret_cast<float*>(out) + e0);
-                    #pragma unroll
-                    for (int k = 0; k < 4; k++) {
-                        float v[8];
-                        #pragma unroll
-                        for (int j = 0; j < 4; j++) {
-                            const u32 b = (words[k] >> (8 * j)) & 0xffu;
-                            v[2 * j] = __fmul_rn(lut[b >> 4], a);
-                            v[2 * j + 1] = __fmul_rn(lut[b & 15u], a);
-                        }
-                        o[2 * k] = f4(v[0], v[1], v[2], v[3]);
-                        o[2 * k + 1] = f4(v[4], v[5], v[6], v[7]);
-                    }
-                }
-            } else {
-                for (long long i = b0; i < nbytes; i++) {
-                    const u32 b = packed[i];
-                    const long long e = 2 * i;
-                    const float hi = __fmul_rn(lut[b >> 4], a), lo = __fmul_rn(lut[b & 15u], a);
-                    if (BF16) {
-                        unsigned short* o = reinterpret_cast<unsigned short*>(out);
-                        o[e] = (unsigned short)bf16_bits(hi);
-                        if (e + 1 < n) o[e + 1] = (unsigned short)bf16_bits(lo);
-                    } else {
-                        float* o = reinterpret_cast<float*>(out);
-                        o[e] = hi;
-                        if (e + 1 < n) o[e + 1] = lo;
-                    }
-                }
-            }
-        }
-
-        // Layout "words": a warp covers K*128 packed bytes; in step k lane l takes word k*32+l, so every
-        // load (128 B per warp) and every 16-byte store (512 B per warp) is contiguous across the warp.
-        // All K loads (and their absmax) are issued before any store, to keep K loads in flight per thread.
-        template <bool BF16, int K>
-        __device__ __forceinline__ void dequant_words(
-            const u8* __restrict__ packed, const float* __restrict__ absmax_f32, const u8* __restrict__ absmax_q,
-            const float* __restrict__ absmax2, const float* __restrict__ code8, float offset,
-            const float* __restrict__ code4, void* __restrict__ out, long long n, int block_shift, int nested_shift)
-        {
-            __shared__ float lut[16];
-            __shared__ float map8[256];
-            if (threadIdx.x < 16) lut[threadIdx.x] = code4[threadIdx.x];
-            if (absmax_q != 0) for (int i = threadIdx.x; i < 256; i += blockDim.x) map8[i] = code8[i];
-            __syncthreads();
-
-            const long long nbytes = (n + 1) / 2;
-            // one warp tile of K*128 bytes per warp (the loop also serves a bounded grid; bounding it to 16 blocks per SM measured slower: 2.14 vs 2.35 TB/s)
-            const int lane = threadIdx.x & 31;
-            const long long warps = ((long long)gridDim.x * blockDim.x) >> 5;
-            for (long long tile = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5; tile * 128LL * K < nbytes; tile += warps) {
-            const long long warp_base = tile * (128LL * K);
-            u32 w[K];
-            float a[K];
-            #pragma unroll
-            for (int k = 0; k < K; k++) {
-                const long long b = warp_base + 4 * (k * 32 + lane);
-                w[k] = 0; a[k] = 0.f;
-                if (b < nbytes) {
-                    const long long blk = (2 * b) >> block_shift;   // a word's 8 values never straddle a block
-                    if (absmax_q != 0) a[k] = __fadd_rn(__fmul_rn(map8[absmax_q[blk]], __ldg(&absmax2[blk >> nested_shift])), offset);
-                    else a[k] = __ldg(&absmax_f32[blk]);
-                    if (b + 4 <= nbytes) w[k] = __ldg(reinterpret_cast<const u32*>(packed + b));
-                }
-            }
-            #pragma unroll
-            for (int k = 0; k < K; k++) {
-                const long long b = warp_base + 4 * (k * 32 + lane);
-                if (b >= nbytes) break;
-                const long long e = 2 * b;
-                if (e + 8 <= n) {
-                    if (BF16) {
-                        u32 r[4];
-                        #pragma unroll
-                        for (int j = 0; j < 4; j++) {
-                            const u32 q = (w[k] >> (8 * j)) & 0xffu;
-                            r[j] = bf16_bits(__fmul_rn(lut[q >> 4], a[k])) | (bf16_bits(__fmul_rn(lut[q & 15u], a[k])) << 16);
-                        }
-                        *reinterpret_cast<uint4*>(reinterpret_cast<unsigned short*>(out) + e) = u4(r[0], r[1], r[2], r[3]);
-                    } else {
-                        float v[8];
-                        #pragma unroll
-                        for (int j = 0; j < 4; j++) {
-                            const u32 q = (w[k] >> (8 * j)) & 0xffu;
-                            v[2 * j] = __fmul_rn(lut[q >> 4], a[k]);
-                            v[2 * j + 1] = __fmul_rn(lut[q & 15u], a[k]);
-                        }
-                        float4* o = reinterpret_cast<float4*>(reinterpret_cast<float*>(out) + e);
-                        o[0] = f4(v[0], v[1], v[2], v[3]);
-                        o[1] = f4(v[4], v[5], v[6], v[7]);
-                    }
-                } else {
-                    for (long long i = b; i < nbytes && i < b + 4; i++) {
-                        const u32 q = packed[i];
-                        const long long x = 2 * i;
-                        const float hi = __fmul_rn(lut[q >> 4], a[k]), lo = __fmul_rn(lut[q & 15u], a[k]);
-                        if (BF16) {
-                            unsigned short* o = reinterpret_cast<unsigned short*>(out);
-                            o[x] = (unsigned short)bf16_bits(hi);
-                            if (x + 1 < n) o[x + 1] = (unsigned short)bf16_bits(lo);
-                        } else {
-                            float* o = reinterpret_cast<float*>(out);
-                            o[x] = hi;
-                            if (x + 1 < n) o[x + 1] = lo;
-                        }
-                    }
-                }
-            }
-            }
-        }
-
-        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16(
-            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
-            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
-        { dequant<true>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
-
-        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_f32(
-            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
-            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
-        { dequant<false>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
-
-        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16_words(
-            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
-            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
-        { dequant_words<true, 4>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
-
-        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_f32_words(
-            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
-            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
-        { dequant_words<false, 4>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
-
-        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16_words8(
-            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
-            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
-        { dequant_words<true, 8>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
-
-        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_f32_words8(
-            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
-            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
-        { dequant_words<false, 8>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
-        // Layout "flat": like "words" (lane l of a warp takes word k*32+l in step k) but with no shared
-        // memory and no barrier: the 16-entry 4-bit code and the 256-entry 8-bit map are read through the
-        // read-only cache, every global load of a thread is issued first, and pairs of values are rounded
-        // to bf16 by one cvt.rn.bf16x2.f32 (sm_80+; the same round-to-nearest-even torch's CUDA cast uses).
-        __device__ __forceinline__ u32 bf16x2(float lo, float hi) {
-        #if __CUDA_ARCH__ >= 800
-            u32 r; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r;
-        #else
-            return bf16_bits(lo) | (bf16_bits(hi) << 16);
-        #endif
-        }
-
-        template <bool CS>
-        __device__ __forceinline__ void st16(void* p, uint4 v) {
-            if (CS) asm volatile("st.global.cs.v4.u32 [%0], {%1, %2, %3, %4};" :: "l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
-            else *reinterpret_cast<uint4*>(p) = v;
-        }
-
-        template <bool BF16, int K, bool CS>
-        __device__ __forceinline__ void dequant_flat(
-            const u8* __restrict__ packed, const float* __restrict__ absmax_f32, const u8* __restrict__ absmax_q,
-            const float* __restrict__ absmax2, const float* __restrict__ code8, float offset,
-            const float* __restrict__ code4, void* __restrict__ out, long long n, int block_shift, int nested_shift)
-        {
+            const int K = 4;
             const long long nbytes = (n + 1) / 2;
             const int lane = threadIdx.x & 31;
             const long long warp_base = (((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5) * (128LL * K);
@@ -250,7 +60,7 @@ public static class Nf4Kernel
                 const long long b = warp_base + 4 * (k * 32 + lane);
                 w[k] = 0; qa[k] = 0; a[k] = 0.f;
                 if (b < nbytes) {
-                    const long long blk = (2 * b) >> block_shift;   // a word's 8 values never straddle a block
+                    const long long blk = (2 * b) >> block_shift;   // a word's 8 values never straddle a block (block size >= 32)
                     if (absmax_q != 0) { qa[k] = __ldg(&absmax_q[blk]); a[k] = __ldg(&absmax2[blk >> nested_shift]); }
                     else a[k] = __ldg(&absmax_f32[blk]);
                     if (b + 4 <= nbytes) w[k] = __ldg(reinterpret_cast<const u32*>(packed + b));
@@ -273,21 +83,23 @@ public static class Nf4Kernel
                         v[2 * j] = __fmul_rn(__ldg(&code4[q >> 4]), a[k]);
                         v[2 * j + 1] = __fmul_rn(__ldg(&code4[q & 15u]), a[k]);
                     }
-                    if (BF16) st16<CS>(reinterpret_cast<unsigned short*>(out) + e, u4(bf16x2(v[0], v[1]), bf16x2(v[2], v[3]), bf16x2(v[4], v[5]), bf16x2(v[6], v[7])));
+                    if (BF16) *reinterpret_cast<uint4*>(reinterpret_cast<unsigned short*>(out) + e) =
+                        u4(bf16x2(v[0], v[1]), bf16x2(v[2], v[3]), bf16x2(v[4], v[5]), bf16x2(v[6], v[7]));
                     else {
-                        float* o = reinterpret_cast<float*>(out) + e;
-                        st16<CS>(o, u4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
-                        st16<CS>(o + 4, u4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
+                        uint4* o = reinterpret_cast<uint4*>(reinterpret_cast<float*>(out) + e);
+                        o[0] = u4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
+                        o[1] = u4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7]));
                     }
-                } else {
+                } else {   // the tensor's last (partial) word, byte by byte
                     for (long long i = b; i < nbytes && i < b + 4; i++) {
                         const u32 q = packed[i];
                         const long long x = 2 * i;
                         const float hi = __fmul_rn(__ldg(&code4[q >> 4]), a[k]), lo = __fmul_rn(__ldg(&code4[q & 15u]), a[k]);
                         if (BF16) {
                             unsigned short* o = reinterpret_cast<unsigned short*>(out);
-                            o[x] = (unsigned short)(bf16x2(hi, 0.f) & 0xffffu);
-                            if (x + 1 < n) o[x + 1] = (unsigned short)(bf16x2(lo, 0.f) & 0xffffu);
+                            const u32 r = bf16x2(hi, lo);
+                            o[x] = (unsigned short)(r & 0xffffu);
+                            if (x + 1 < n) o[x + 1] = (unsigned short)(r >> 16);
                         } else {
                             float* o = reinterpret_cast<float*>(out);
                             o[x] = hi;
@@ -298,39 +110,20 @@ public static class Nf4Kernel
             }
         }
 
-        #define FLAT_ENTRY(name, BF, K, CS) extern "C" __global__ void __launch_bounds__(256) name( \
-            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8, \
-            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift) \
-        { dequant_flat<BF, K, CS>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
-        FLAT_ENTRY(nf4_dequant_bf16_flat, true, 4, false)
-        FLAT_ENTRY(nf4_dequant_f32_flat, false, 4, false)
-        FLAT_ENTRY(nf4_dequant_bf16_flatcs, true, 4, true)
-        FLAT_ENTRY(nf4_dequant_f32_flatcs, false, 4, true)
-        FLAT_ENTRY(nf4_dequant_bf16_flat8, true, 8, false)
-        FLAT_ENTRY(nf4_dequant_f32_flat8, false, 8, false)
+        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_bf16(
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
+        { dequant<true>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
+
+        extern "C" __global__ void __launch_bounds__(256) nf4_dequant_f32(
+            const u8* packed, const float* absmax_f32, const u8* absmax_q, const float* absmax2, const float* code8,
+            float offset, const float* code4, void* out, long long n, int block_shift, int nested_shift)
+        { dequant<false>(packed, absmax_f32, absmax_q, absmax2, code8, offset, code4, out, n, block_shift, nested_shift); }
         """;
 
-    private sealed record Compiled(IntPtr Bf16, IntPtr F32, IntPtr Bf16Words, IntPtr F32Words, IntPtr Bf16Words8, IntPtr F32Words8,
-        IntPtr Bf16Flat, IntPtr F32Flat, IntPtr Bf16FlatCs, IntPtr F32FlatCs, IntPtr Bf16Flat8, IntPtr F32Flat8, Tensor Nf4Code, Tensor Fp4Code);
+    private sealed record Compiled(IntPtr Bf16, IntPtr F32, Tensor Nf4Code, Tensor Fp4Code);
 
     private static readonly KernelModule Kernels = new(Source, "nf4_dequant.cu");
-
-    /// <summary>
-    /// How threads map to bytes. <see cref="Nf4KernelLayout.Chunks"/>: each thread one 128-bit load of
-    /// 16 packed bytes and 128-bit stores of its 32 outputs. <see cref="Nf4KernelLayout.Words"/>: lanes
-    /// take consecutive 32-bit words, so loads and stores are contiguous across the warp. Both give the
-    /// same bits; the benchmark measures both. Default from FINQLORA_NF4_KERNEL_LAYOUT (chunks|words).
-    /// </summary>
-    public static Nf4KernelLayout Layout { get; set; } =
-        Environment.GetEnvironmentVariable("FINQLORA_NF4_KERNEL_LAYOUT") switch
-        {
-            "chunks" => Nf4KernelLayout.Chunks,
-            "words8" => Nf4KernelLayout.Words8,
-            "flat" => Nf4KernelLayout.Flat,
-            "flatstream" => Nf4KernelLayout.FlatStream,
-            "flat8" => Nf4KernelLayout.Flat8,
-            _ => Nf4KernelLayout.Words,
-        };
 
     private static readonly ConcurrentDictionary<int, Compiled> Modules = new();
     private static readonly object Gate = new();
@@ -364,23 +157,23 @@ public static class Nf4Kernel
     }
 
     /// <summary>Dequantizes <paramref name="s"/> (on CUDA) to <paramref name="dtype"/> (bf16 or fp32) with the kernel; throws if it cannot.</summary>
-    public static Tensor Dequantize(Nf4State s, ScalarType dtype, Nf4KernelLayout? layout = null)
+    public static Tensor Dequantize(Nf4State s, ScalarType dtype)
     {
         if (s.Device.type != DeviceType.CUDA) throw new FinQLoraException("the NF4 kernel needs tensors on a CUDA device");
         if (dtype is not (ScalarType.BFloat16 or ScalarType.Float32))
             throw new FinQLoraException($"the NF4 kernel writes bfloat16 or float32, not {dtype}");
         var k = ForCurrentDevice(s.Device);
         var output = empty(s.Shape, dtype, s.Device);
-        Launch(k, s, output, layout);
+        Launch(k, s, output);
         return output;
     }
 
     /// <summary>Dequantizes into an existing contiguous tensor of the state's element count (bf16 or fp32).</summary>
-    public static void DequantizeInto(Nf4State s, Tensor output, Nf4KernelLayout? layout = null)
+    public static void DequantizeInto(Nf4State s, Tensor output)
     {
         if (output.numel() != s.NumElements || !output.is_contiguous() || output.device_type != s.Packed.device_type || output.device_index != s.Packed.device_index)
             throw new ArgumentException("output must be a contiguous tensor on the state's device with the state's element count");
-        Launch(ForCurrentDevice(s.Device), s, output, layout);
+        Launch(ForCurrentDevice(s.Device), s, output);
     }
 
     /// <summary>A state's kernel arguments except the output: worked out once per packed tensor (its buffers do not move).</summary>
@@ -389,9 +182,8 @@ public static class Nf4Kernel
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, Args> ArgsCache = new();
 
-    private static void Launch(Compiled k, Nf4State s, Tensor output, Nf4KernelLayout? layoutOverride = null)
+    private static void Launch(Compiled k, Nf4State s, Tensor output)
     {
-        var layout = layoutOverride ?? Layout;
         long n = s.NumElements;
         if (n == 0) return;
         if (!ArgsCache.TryGetValue(s.Packed, out var a) || a.Source != DevicePointer.Of(s.Packed) || a.N != n)
@@ -404,9 +196,8 @@ public static class Nf4Kernel
         int blockShift = a.BlockShift, nestedShift = a.NestedShift;
         IntPtr pOut = DevicePointer.Of(output);
         if (pOut % 16 != 0) throw new FinQLoraException("the NF4 kernel's output must be 16-byte aligned");
-        int bytesPerThread = layout is Nf4KernelLayout.Words8 or Nf4KernelLayout.Flat8 ? 2 * BytesPerThread : BytesPerThread;
-        long threads = ((n + 1) / 2 + bytesPerThread - 1) / bytesPerThread;
-        long grid = (threads + Threads - 1) / Threads;
+        long warps = ((n + 1) / 2 + BytesPerWarp - 1) / BytesPerWarp;
+        long grid = (warps * 32 + Threads - 1) / Threads;
         if (grid > int.MaxValue) throw new FinQLoraException("tensor too large for the NF4 kernel");
         unsafe
         {
@@ -422,16 +213,7 @@ public static class Nf4Kernel
             args[8] = (IntPtr)(&n);
             args[9] = (IntPtr)(&blockShift);
             args[10] = (IntPtr)(&nestedShift);
-            bool bf16 = output.dtype == ScalarType.BFloat16;
-            var function = layout switch
-            {
-                Nf4KernelLayout.Words => bf16 ? k.Bf16Words : k.F32Words,
-                Nf4KernelLayout.Words8 => bf16 ? k.Bf16Words8 : k.F32Words8,
-                Nf4KernelLayout.Flat => bf16 ? k.Bf16Flat : k.F32Flat,
-                Nf4KernelLayout.FlatStream => bf16 ? k.Bf16FlatCs : k.F32FlatCs,
-                Nf4KernelLayout.Flat8 => bf16 ? k.Bf16Flat8 : k.F32Flat8,
-                _ => bf16 ? k.Bf16 : k.F32,
-            };
+            var function = output.dtype == ScalarType.BFloat16 ? k.Bf16 : k.F32;
             CudaDriver.Launch(function, (uint)grid, Threads, CudaDriver.DefaultStream,
                 new ReadOnlySpan<IntPtr>(args, 11));
         }
@@ -454,7 +236,7 @@ public static class Nf4Kernel
             keep.Add(c);
             return c;
         }
-        var packed = Suitable(s.Packed, DevicePointer.Of(s.Packed) % 16 == 0, () => s.Packed.clone());   // 128-bit loads need 16-byte alignment
+        var packed = Suitable(s.Packed, DevicePointer.Of(s.Packed) % 4 == 0, () => s.Packed.clone());   // 32-bit loads need 4-byte alignment
         bool nested = s.Nested is not null;
         if (nested && s.Nested!.Code.numel() != 256) throw new FinQLoraException("the nested quant map must have 256 values");
         var absmax = Suitable(s.Absmax, s.Absmax.is_contiguous() && (nested || s.Absmax.dtype == ScalarType.Float32),
@@ -491,9 +273,7 @@ public static class Nf4Kernel
             var fp4 = tensor(Nf4.Fp4Code, device: device);
             nf4.DetachFromDisposeScope();
             fp4.DetachFromDisposeScope();
-            k = new Compiled(F("nf4_dequant_bf16"), F("nf4_dequant_f32"), F("nf4_dequant_bf16_words"), F("nf4_dequant_f32_words"),
-                F("nf4_dequant_bf16_words8"), F("nf4_dequant_f32_words8"), F("nf4_dequant_bf16_flat"), F("nf4_dequant_f32_flat"),
-                F("nf4_dequant_bf16_flatcs"), F("nf4_dequant_f32_flatcs"), F("nf4_dequant_bf16_flat8"), F("nf4_dequant_f32_flat8"), nf4, fp4);
+            k = new Compiled(F("nf4_dequant_bf16"), F("nf4_dequant_f32"), nf4, fp4);
             Modules[ordinal] = k;
             return k;
         }

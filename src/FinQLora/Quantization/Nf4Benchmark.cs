@@ -7,7 +7,7 @@ namespace FinQLora.Quantization;
 
 /// <summary>One dequantization bandwidth measurement (see <see cref="Nf4Benchmark.Run"/>).</summary>
 public sealed record Nf4BenchmarkResult(
-    string Path,               // "kernel-chunks" / "kernel-words" (fused CUDA) or "tensor-ops"
+    string Path,               // "kernel" (fused CUDA) or "tensor-ops"
     string Device,
     int Layers,
     int Repeats,
@@ -28,7 +28,7 @@ public sealed record Nf4BenchmarkResult(
 public static class Nf4Benchmark
 {
     public static Nf4BenchmarkResult Run(Device device, LlamaConfig? shape = null, int repeats = 5, ScalarType output = ScalarType.BFloat16,
-        bool useKernel = true, int? layers = null, Nf4KernelLayout? layout = null)
+        bool useKernel = true, int? layers = null)
     {
         var c = shape ?? LlamaConfig.Llama31_8B;
         int nLayers = layers ?? c.NumHiddenLayers;
@@ -57,7 +57,7 @@ public static class Nf4Benchmark
                 for (int l = 0; l < nLayers; l++)
                     for (int i = 0; i < states.Count; i++)
                     {
-                        if (kernel) Nf4Kernel.DequantizeInto(states[i], outputs[i], layout);
+                        if (kernel) Nf4Kernel.DequantizeInto(states[i], outputs[i]);
                         else
                         {
                             using var scope = NewDisposeScope();
@@ -87,7 +87,7 @@ public static class Nf4Benchmark
             }
             foreach (var o in outputs) o.Dispose();
             long resident = states.Sum(s => s.ResidentBytes) * nLayers;
-            var path = kernel ? "kernel-" + (layout ?? Nf4Kernel.Layout).ToString().ToLowerInvariant() : "tensor-ops";
+            var path = kernel ? "kernel" : "tensor-ops";
             return new Nf4BenchmarkResult(path, device.ToString(), nLayers, repeats, elements,
                 read + written, seconds, (read + written) / seconds / 1e9, resident, hostSeconds);
         }

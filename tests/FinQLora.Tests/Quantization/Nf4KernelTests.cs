@@ -50,14 +50,13 @@ public class Nf4KernelTests(ITestOutputHelper output)
             var w = Weights(rows, cols, (int)(rows * 31 + cols), zeroBlock: true);
             using var s = Nf4.Quantize(w, bs, dq, type == "nf4" ? Bnb4BitType.Nf4 : Bnb4BitType.Fp4);
             foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float32 })
-            foreach (var layout in new[] { Nf4KernelLayout.Chunks, Nf4KernelLayout.Words })
             {
-                var fused = Nf4Kernel.Dequantize(s, dtype, layout);
+                var fused = Nf4Kernel.Dequantize(s, dtype);
                 var reference = Nf4.DequantizeWithOps(s, dtype);
                 Assert.Equal(reference.shape, fused.shape);
                 var a = fused.cpu().bytes.ToArray();
                 var b = reference.cpu().bytes.ToArray();
-                Assert.True(a.AsSpan().SequenceEqual(b), $"[{rows}, {cols}] bs {bs} {type} double={dq} {dtype} {layout}: {a.Zip(b).Count(p => p.First != p.Second)} bytes differ");
+                Assert.True(a.AsSpan().SequenceEqual(b), $"[{rows}, {cols}] bs {bs} {type} double={dq} {dtype}: {a.Zip(b).Count(p => p.First != p.Second)} bytes differ");
             }
         }
     }
@@ -121,10 +120,9 @@ public class Nf4KernelTests(ITestOutputHelper output)
     [CudaFact]
     public void Dequantization_bandwidth_over_the_8B_linear_shapes()
     {
-        foreach (var layout in new[] { Nf4KernelLayout.Chunks, Nf4KernelLayout.Words })
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float32 })
         {
-            var r = Nf4Benchmark.Run(CUDA, repeats: 5, output: dtype, layout: layout);
+            var r = Nf4Benchmark.Run(CUDA, repeats: 5, output: dtype);
             var line = $"{r.Path} -> {dtype}: {r.Elements / 1e9:F2} G values, {r.BytesPerPass / 1e9:F2} GB per pass, " +
                        $"{r.SecondsPerPass * 1e3:F2} ms, {r.BandwidthGBps:F0} GB/s; resident {r.ResidentBytes / (double)(1L << 30):F2} GiB";
             output.WriteLine(line);
