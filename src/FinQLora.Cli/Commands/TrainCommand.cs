@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FinQLora.Config;
 using FinQLora.Distributed;
+using FinQLora;
 using FinQLora.Training;
 
 namespace FinQLora.Cli.Commands;
@@ -10,9 +11,13 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var config = new Option<string>("--config") { Description = "Stage config (YAML), e.g. configs/stage1.yaml.", Required = true };
+        var config = new Option<string?>("--config") { Description = "Stage config (YAML), e.g. configs/stage1.yaml. Not needed with --resume DIR: the run's saved config.yaml is used." };
         var set = CliOptions.Set();
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in its output folder (or in DIR) from its newest complete checkpoint.", Arity = ArgumentArity.ZeroOrOne };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue the run in its output folder (or in DIR) from its newest complete checkpoint, with the config it was started with (DIR/config.yaml; a --config that differs from it is refused).",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after N optimizer steps (overrides training.max_steps)." };
         var initAdapter = new Option<string?>("--init-adapter") { Description = "Start from this adapter (stage 1's): frozen and stacked under the new one, or merged into the base weights with init_adapter_mode: merge (--set init_adapter_mode=merge)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier run in the output folder." };
@@ -25,10 +30,22 @@ internal static class TrainCommand
             if (dist.ShouldLaunch(parse, out var launch)) return Launcher.Run(launch, Environment.GetCommandLineArgs().Skip(1).ToList());
             var overrides = (parse.GetValue(set) ?? []).ToList();
             bool resuming = parse.GetResult(resume) is not null;
-            if (resuming && parse.GetValue(resume) is { } dir) overrides.Add($"output={dir}");
-            var cfg = ConfigLoader.LoadTrain(parse.GetValue(config)!, overrides);
+            var resumeDir = resuming ? parse.GetValue(resume) : null;
+            if (resumeDir is not null) overrides.Add($"output={resumeDir}");
+            // part of the config, so that it is saved in the run's config.yaml and a resume gets it back
+            if (parse.GetValue(initAdapter) is { } init) overrides.Add($"init_adapter={init}");
+            var configPath = parse.GetValue(config);
+            if (configPath is null)
+            {
+                if (resumeDir is null) throw new FinQLoraException("train needs --config FILE (or --resume DIR to continue a run with its saved config)", exitCode: 2);
+                configPath = Path.Combine(resumeDir, RunLayout.ConfigFile);
+                if (!File.Exists(configPath)) throw new FinQLoraException($"--resume {resumeDir}: no {RunLayout.ConfigFile} there (is it a FinQLora run folder?); pass the run's --config", exitCode: 2);
+            }
+            var cfg = ConfigLoader.LoadTrain(configPath, overrides);
             var mode = resuming ? RunFolder.Mode.Resume : parse.GetValue(overwrite) ? RunFolder.Mode.Overwrite : RunFolder.Mode.New;
-            var result = Trainer.Run(cfg, new TrainOptions(mode, parse.GetValue(maxSteps), "finqlora train --config " + parse.GetValue(config), parse.GetValue(initAdapter)));
+            var gpus = parse.GetValue(dist.Gpus) > 1 ? $" --gpus {parse.GetValue(dist.Gpus)}" : "";
+            var result = Trainer.Run(cfg, new TrainOptions(mode, parse.GetValue(maxSteps), "finqlora train --config " + configPath,
+                ResumeCommand: $"finqlora train --resume {cfg.Output}{gpus}"));
             Console.WriteLine(result.Stopped ? $"stopped at step {result.Steps}; outputs in {Path.GetFullPath(result.Output)}" : $"done: {Path.GetFullPath(result.Output)} (adapter: {result.AdapterDir})");
             return 0;
         });

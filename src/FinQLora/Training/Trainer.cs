@@ -46,7 +46,16 @@ public static class Trainer
         var layout = new RunLayout(cfg.Output);
         bool resume = opts.Mode == RunFolder.Mode.Resume;
         if (dist.IsMain) RunFolder.Prepare(cfg.Output, opts.Mode, opts.Command);
-        if (dist.IsMain) ConfigWriter.Write(layout.Config, cfg, $"resolved config of stage '{cfg.Stage}' ({DateTime.UtcNow:u})");
+        if (resume && File.Exists(layout.Config))
+        {
+            // a resumed run continues the run it finds: the same config, or nothing (a silent change of lr or data would mix two runs)
+            var changed = ConfigDiff.Between(File.ReadAllText(layout.Config), cfg, layout.Config);
+            if (changed.Count > 0)
+                throw new FinQLoraException($"{cfg.Output} was started with a different config; resuming it would mix two runs. " +
+                    $"Differences (saved → now): {string.Join("; ", changed.Take(8))}{(changed.Count > 8 ? $"; and {changed.Count - 8} more" : "")}. " +
+                    $"Resume with the saved config ({opts.ResumeCommandFor(cfg.Output)}), or start a new run (another output, or --overwrite).", exitCode: 2);
+        }
+        else if (dist.IsMain) ConfigWriter.Write(layout.Config, cfg, $"resolved config of stage '{cfg.Stage}' ({DateTime.UtcNow:u})");
         var t = cfg.Training;
 
         // a launched rank sees only its own GPU (CUDA_VISIBLE_DEVICES), as cuda:0
