@@ -78,7 +78,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         {
             var input = castInput is not null && castInput.dtype == a.A.dtype ? castInput : x.to(a.A.dtype);
             if (a.Dropout > 0 && training) input = nn.functional.dropout(input, a.Dropout, training: true);
-            var delta = nn.functional.linear(nn.functional.linear(input, a.A), a.B) * a.Scaling;   // [.., out]
+            // the scaling multiplies the rank-r intermediate, not the [.., out] result as PEFT writes it: the same
+            // maths (equal up to fp32 rounding) on out/r times fewer values, forward and backward
+            var delta = nn.functional.linear(nn.functional.linear(input, a.A) * a.Scaling, a.B);   // [.., r] -> [.., out]
             result = result + delta.to(outDtype);
         }
         return result.MoveToOuterDisposeScope();
