@@ -7,12 +7,13 @@ namespace FinQLora.Config;
 /// </summary>
 public static class ConfigDiff
 {
-    /// <summary>"key: saved → now" for each differing key, in the config's order.</summary>
-    public static IReadOnlyList<string> Between(string savedYaml, object current, string savedName)
+    /// <summary>"key: saved → now" for each differing key, in the config's order; keys under <paramref name="ignore"/> are not compared.</summary>
+    public static IReadOnlyList<string> Between(string savedYaml, object current, string savedName, IReadOnlyCollection<string>? ignore = null)
     {
         var saved = Flatten(ConfigYaml.Parse(savedYaml, savedName));
         var now = Flatten(ConfigYaml.Parse(ConfigWriter.ToYaml(current), "the resolved config"));
-        return now.Keys.Concat(saved.Keys.Where(k => !now.ContainsKey(k))).Distinct()
+        bool Ignored(string key) => ignore is not null && ignore.Any(i => key == i || key.StartsWith(i + ".", StringComparison.Ordinal) || key.StartsWith(i + "[", StringComparison.Ordinal));
+        return now.Keys.Concat(saved.Keys.Where(k => !now.ContainsKey(k))).Distinct().Where(k => !Ignored(k))
             .Where(k => saved.GetValueOrDefault(k, "(absent)") != now.GetValueOrDefault(k, "(absent)"))
             .Select(k => $"{k}: {saved.GetValueOrDefault(k, "(absent)")} → {now.GetValueOrDefault(k, "(absent)")}")
             .ToList();

@@ -146,19 +146,27 @@ public sealed class CheckpointStore(string dir, int keepLast)
         {
             manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(Path.Combine(checkpointDir, ManifestFile)), Json);
         }
-        catch (Exception e) when (e is IOException or JsonException)
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
             return $"{ManifestFile} unreadable: {e.Message}";
         }
         if (manifest?.Files is null) return $"{ManifestFile} is empty";
         foreach (var f in manifest.Files)
         {
+            if (f?.Path is null || f.Sha256 is null) return $"{ManifestFile} has an invalid entry (no path or no SHA-256)";
             if (f.Path.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(f.Path)) return $"{ManifestFile} names a path outside the checkpoint: {f.Path}";
             var path = Path.Combine(checkpointDir, f.Path);
             if (!File.Exists(path)) return $"{f.Path} is missing";
             var len = new FileInfo(path).Length;
             if (len != f.Bytes) return $"{f.Path} has {len} bytes, the manifest says {f.Bytes}";
-            if (verifyHashes && Sha256Of(path) != f.Sha256) return $"{f.Path} does not match its SHA-256";
+            try
+            {
+                if (verifyHashes && Sha256Of(path) != f.Sha256) return $"{f.Path} does not match its SHA-256";
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return $"{f.Path} unreadable: {e.Message}";
+            }
         }
         return null;
     }

@@ -32,9 +32,9 @@ public static class CurriculumRunner
                 log($"[{stage.Stage}] already finished ({layout.FinalAdapter}); skipping");
                 continue;
             }
-            // the stage reports damaged and half-written checkpoints itself when it resumes
-            bool hasCheckpoint = resume && Directory.Exists(layout.Checkpoints) && new CheckpointStore(layout.Checkpoints, Math.Max(1, stage.Checkpoint.KeepLast)).FindLatest() is not null;
-            var mode = hasCheckpoint ? RunFolder.Mode.Resume : RunFolder.Mode.Overwrite;
+            // a stage that ran before resumes (it reports its damaged and half-written checkpoints itself, and refuses to start
+            // over checkpoints none of which can be used); one that never started begins afresh
+            var mode = resume && RunFolder.IsRun(stage.Output) ? RunFolder.Mode.Resume : RunFolder.Mode.Overwrite;
             var result = Trainer.Run(stage, new TrainOptions(mode, null, command, ResumeCommand: command + " --resume"), log);
             if (result.Stopped) return cfg.Output;
         }

@@ -19,10 +19,12 @@ public static class RunFolder
     /// <summary>Makes <paramref name="output"/> ready for a run in the given mode; throws with the fix when it is not safe.</summary>
     public static void Prepare(string output, Mode mode, string command = "finqlora")
     {
-        var full = Path.GetFullPath(output);
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(output));
+        RemoveDeletedLeftovers(full);
         bool exists = Directory.Exists(full);
-        bool empty = !exists || !Directory.EnumerateFileSystemEntries(full).Any();
         bool ours = exists && File.Exists(Path.Combine(full, Marker));
+        // a run killed before it wrote anything (only the marker and its lock) counts as empty
+        bool empty = !exists || !Directory.EnumerateFileSystemEntries(full).Select(Path.GetFileName).Any(n => n is not (Marker or RunLock.FileName));
         switch (mode)
         {
             case Mode.Resume:
@@ -64,6 +66,20 @@ public static class RunFolder
             {
                 try { File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
+        }
+    }
+
+    /// <summary>
+    /// Deletes the <c>.NAME.deleted.tmp-PID-N</c> folders an --overwrite killed between its move and its
+    /// delete left beside <paramref name="full"/> (only --overwrite makes them, only from run folders).
+    /// </summary>
+    private static void RemoveDeletedLeftovers(string full)
+    {
+        var parent = Path.GetDirectoryName(full);
+        if (parent is null || !Directory.Exists(parent)) return;
+        foreach (var dir in Directory.GetDirectories(parent, $".{Path.GetFileName(full)}.deleted.tmp-*"))
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 

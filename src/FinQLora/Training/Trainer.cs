@@ -39,17 +39,43 @@ public static class Trainer
     public const string AdapterName = "default";
     public const string InitAdapterName = "init";
 
+    /// <summary>
+    /// Readies the output folder (<see cref="RunFolder.Prepare"/>) under the run's lock: an existing run
+    /// folder is locked before anything in it is touched, so a second process on it is refused.
+    /// </summary>
+    private static RunLock PrepareAndLock(string output, TrainOptions opts)
+    {
+        // a folder New refuses is left as it was; Resume and Overwrite lock the run they find first
+        var held = opts.Mode != RunFolder.Mode.New && RunFolder.IsRun(output) ? RunLock.Acquire(output) : null;
+        if (opts.Mode == RunFolder.Mode.Overwrite && held is not null)
+        {
+            held.Dispose();   // the folder is about to be moved away and deleted
+            held = null;
+        }
+        try
+        {
+            RunFolder.Prepare(output, opts.Mode, opts.Command);
+        }
+        catch
+        {
+            held?.Dispose();
+            throw;
+        }
+        return held ?? RunLock.Acquire(output);
+    }
+
     public static TrainResult Run(TrainConfig cfg, TrainOptions opts, Action<string>? log = null)
     {
         log ??= Console.Error.WriteLine;
         var dist = DistributedContext.FromEnvironment();
         var layout = new RunLayout(cfg.Output);
         bool resume = opts.Mode == RunFolder.Mode.Resume;
-        if (dist.IsMain) RunFolder.Prepare(cfg.Output, opts.Mode, opts.Command);
+        using var runLock = dist.IsMain ? PrepareAndLock(cfg.Output, opts) : null;
         if (resume && File.Exists(layout.Config))
         {
-            // a resumed run continues the run it finds: the same config, or nothing (a silent change of lr or data would mix two runs)
-            var changed = ConfigDiff.Between(File.ReadAllText(layout.Config), cfg, layout.Config);
+            // a resumed run continues the run it finds: the same config, or nothing (a silent change of lr or data would mix two runs);
+            // output is where the run is now (it may have been moved, or named another way)
+            var changed = ConfigDiff.Between(File.ReadAllText(layout.Config), cfg, layout.Config, ignore: ["output"]);
             if (changed.Count > 0)
                 throw new FinQLoraException($"{cfg.Output} was started with a different config; resuming it would mix two runs. " +
                     $"Differences (saved → now): {string.Join("; ", changed.Take(8))}{(changed.Count > 8 ? $"; and {changed.Count - 8} more" : "")}. " +
@@ -105,7 +131,12 @@ public static class Trainer
         if (resume)
         {
             // killed before its first checkpoint, a run has nothing to keep: it starts again, as it started the first time
-            if (store.FindLatest(log) is { } latest)
+            var latest = store.FindLatest(log);
+            if (latest is null && store.List().Count > 0)
+                // hours of training may sit in them: never start again over them without being told to
+                throw new FinQLoraException($"{cfg.Output}: none of its {store.List().Count} checkpoint(s) can be used (each is reported above); " +
+                    "nothing was changed. Restore a good copy into checkpoints/, or start the run again from step 0 with --overwrite.");
+            if (latest is not null)
             {
                 state = TrainerState.Load(Path.Combine(latest.Dir, RunLayout.TrainerStateFile));
                 LoadTrainable(Path.Combine(latest.Dir, RunLayout.TrainableFile), trainable);

@@ -41,12 +41,16 @@ public class ResumeConfigCliTests
         Assert.Contains($"finqlora train --resume {run}", changed.Stderr);
         Assert.Equal(saved, File.ReadAllText(Path.Combine(run, "config.yaml")));   // nothing overwritten
 
-        var resumed = CliProcess.Run("train", "--resume", run);
+        // moved to another disk, and named relative to another working directory: still the same run
+        var moved = Path.Combine(Path.GetDirectoryName(run)!, "moved");
+        Directory.Move(run, moved);
+        var resumed = CliProcess.RunIn(Path.GetDirectoryName(run)!, new Dictionary<string, string>(), "train", "--resume", "./moved");
         Assert.True(resumed.ExitCode == 0, resumed.Stderr);
         Assert.Contains("resumed from", resumed.Stderr);
         Assert.Contains("(step 2 of 4)", resumed.Stderr);
-        Assert.Equal(4, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Count(l => l.Contains("\"loss\"")));
-        Assert.Equal(saved, File.ReadAllText(Path.Combine(run, "config.yaml")));
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(moved, "metrics.jsonl")).Count(l => l.Contains("\"loss\"")));
+        Assert.True(File.Exists(Path.Combine(moved, "adapter", "adapter_model.safetensors")));
+        Assert.Equal(saved, File.ReadAllText(Path.Combine(moved, "config.yaml")));
     }
 
     [Fact]

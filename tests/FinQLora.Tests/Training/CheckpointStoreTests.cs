@@ -105,4 +105,20 @@ public class CheckpointStoreTests
         File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"trainer_state.json\"", "\"../../etc/passwd\""));
         Assert.Contains("outside the checkpoint", CheckpointStore.Verify(dir));
     }
+
+    [Theory]
+    [InlineData("""{"version":1,"step":1,"created_utc":"x","files":[null]}""")]
+    [InlineData("""{"version":1,"step":1,"created_utc":"x","files":[{}]}""")]
+    [InlineData("""{"version":1,"step":1,"created_utc":"x","files":[{"path":"trainer_state.json","bytes":3}]}""")]
+    public void A_manifest_with_an_invalid_entry_is_damaged_not_a_crash(string manifest)
+    {
+        var store = new CheckpointStore(Path.Combine(Fixtures.TempDir(), "checkpoints"), 5);
+        var good = store.Save(1, d => Files(d, "one"));
+        var bad = store.Save(2, d => Files(d, "two"));
+        File.WriteAllText(Path.Combine(bad, CheckpointStore.ManifestFile), manifest);
+        Assert.Equal("manifest.json has an invalid entry (no path or no SHA-256)", CheckpointStore.Verify(bad));
+        var log = new List<string>();
+        Assert.Equal(good, store.FindLatest(log.Add)!.Dir);
+        Assert.Contains(log, l => l.Contains("invalid entry"));
+    }
 }

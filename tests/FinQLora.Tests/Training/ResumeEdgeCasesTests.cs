@@ -39,6 +39,51 @@ public class ResumeEdgeCasesTests
     }
 
     [Fact]
+    public void A_resume_whose_checkpoints_are_all_damaged_is_refused_and_deletes_nothing()
+    {
+        var output = Path.Combine(Fixtures.TempDir(), "run");
+        Trainer.Run(Stage(output, steps: 4, checkpointEvery: 2), new TrainOptions(StopAfter: 4), _ => { });
+        var checkpoints = Path.Combine(output, "checkpoints");
+        var store = new CheckpointStore(checkpoints, 2);
+        Assert.Equal([2L, 4L], store.List().Select(c => c.Step));
+        foreach (var c in store.List()) File.AppendAllText(Path.Combine(c.Dir, RunLayout.TrainerStateFile), " ");   // sizes no longer match
+
+        var log = new List<string>();
+        var e = Assert.Throws<FinQLoraException>(() => Trainer.Run(Stage(output, steps: 4, checkpointEvery: 2), new TrainOptions(RunFolder.Mode.Resume), log.Add));
+        Assert.Contains("none of its 2 checkpoint(s) can be used", e.Message);
+        Assert.Contains("--overwrite", e.Message);
+        Assert.Equal(2, log.Count(l => l.Contains("is incomplete or damaged")));
+        Assert.Equal([2L, 4L], store.List().Select(c => c.Step));   // still there, for the user to rescue
+    }
+
+    [Fact]
+    public void A_second_process_on_a_run_folder_is_refused_while_the_first_holds_it()
+    {
+        var output = Path.Combine(Fixtures.TempDir(), "run");
+        RunFolder.Prepare(output, RunFolder.Mode.New);
+        using (RunLock.Acquire(output))
+        {
+            var e = Assert.Throws<FinQLoraException>(() => Trainer.Run(Stage(output, steps: 2), new TrainOptions(RunFolder.Mode.Resume), _ => { }));
+            Assert.True(e.Message.StartsWith($"{output} is in use by another training process", StringComparison.Ordinal), e.Message);
+            Assert.Equal(2, e.ExitCode);
+        }
+        Trainer.Run(Stage(output, steps: 2), new TrainOptions(RunFolder.Mode.Resume), _ => { });   // free again once released
+        Assert.True(File.Exists(Path.Combine(output, "adapter", "adapter_model.safetensors")));
+    }
+
+    [Fact]
+    public void A_run_killed_before_it_wrote_its_config_can_be_started_again_and_overwrite_leftovers_are_removed()
+    {
+        var root = Fixtures.TempDir();
+        var output = Path.Combine(root, "run");
+        RunFolder.Prepare(output, RunFolder.Mode.New);                       // only the marker: killed right after
+        var trash = Path.Combine(root, ".run.deleted.tmp-4242-1");           // an --overwrite killed between move and delete
+        Directory.CreateDirectory(Path.Combine(trash, "checkpoints"));
+        RunFolder.Prepare(output, RunFolder.Mode.New);
+        Assert.False(Directory.Exists(trash));
+    }
+
+    [Fact]
     public void A_run_killed_before_its_first_checkpoint_starts_again_on_resume()
     {
         var root = Fixtures.TempDir();
