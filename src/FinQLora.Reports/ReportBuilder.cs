@@ -14,10 +14,11 @@ public sealed record ReportInputs(IReadOnlyList<string> Runs, IReadOnlyList<stri
 /// </summary>
 public static class ReportBuilder
 {
-    public static IReadOnlyList<string> Build(ReportInputs inputs, string output)
+    /// <summary>Writes the report; warnings (bad lines skipped in a metrics.jsonl) go to <paramref name="warn"/> (default: stderr).</summary>
+    public static IReadOnlyList<string> Build(ReportInputs inputs, string output, Action<string>? warn = null)
     {
         Directory.CreateDirectory(output);
-        var runs = inputs.Runs.SelectMany(RunData.Expand).ToList();
+        var runs = inputs.Runs.SelectMany(r => RunData.Expand(r, warn)).ToList();
         var results = inputs.Results.Select(ResultsData.Load).ToList();
         var bench = inputs.Bench.SelectMany(BenchRow.Load).ToList();
         var files = new List<string>();
@@ -34,11 +35,11 @@ public static class ReportBuilder
     }
 
     /// <summary>Report of a curriculum folder: its stage runs, its eval/ results, and any bench*.jsonl beside them.</summary>
-    public static IReadOnlyList<string> BuildForCurriculum(string curriculumDir)
+    public static IReadOnlyList<string> BuildForCurriculum(string curriculumDir, Action<string>? warn = null)
     {
         var eval = Path.Combine(curriculumDir, "eval");
         var bench = Directory.GetFiles(curriculumDir, "bench*.jsonl");
-        return Build(new ReportInputs([curriculumDir], File.Exists(Path.Combine(eval, "metrics.json")) ? [eval] : [], bench), Path.Combine(curriculumDir, "report"));
+        return Build(new ReportInputs([curriculumDir], File.Exists(Path.Combine(eval, "metrics.json")) ? [eval] : [], bench), Path.Combine(curriculumDir, "report"), warn);
     }
 
     private static string Html(string output, IReadOnlyList<RunData> runs, IReadOnlyList<ResultsData> results, IReadOnlyList<BenchRow> bench)

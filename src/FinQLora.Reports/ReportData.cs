@@ -10,19 +10,20 @@ public sealed record GpuSample(double TimeS, int Gpu, double? UtilPct, double? M
 /// <summary>One training run folder as the report reads it; missing files give empty series.</summary>
 public sealed record RunData(string Dir, string Name, IReadOnlyList<TrainMetrics> Train, IReadOnlyList<ValMetrics> Val, IReadOnlyList<GpuSample> Gpu, string? ConfigYaml, string? EnvJson)
 {
-    public static RunData Load(string dir)
+    /// <summary>Reads the run folder; bad lines of metrics.jsonl are skipped with one warning to <paramref name="warn"/> (default: stderr).</summary>
+    public static RunData Load(string dir, Action<string>? warn = null)
     {
         var metrics = Path.Combine(dir, "metrics.jsonl");
-        var (train, val) = File.Exists(metrics) ? MetricsJsonl.Read(metrics) : ([], []);
+        var (train, val) = File.Exists(metrics) ? MetricsJsonl.Read(metrics, warn) : ([], []);
         var gpu = new List<GpuSample>();
         var gpuPath = Path.Combine(dir, "gpu.jsonl");
         if (File.Exists(gpuPath))
-            foreach (var line in File.ReadLines(gpuPath))
+            foreach (var (_, line) in IO.LineReader.Read(gpuPath, strictUtf8: false))
             {
                 if (string.IsNullOrWhiteSpace(line)) continue;
                 try
                 {
-                    if (JsonNode.Parse(line) is not JsonObject o || o["t_s"] is null) continue;
+                    if (IO.JsonFile.ParseNode(line) is not JsonObject o || o["t_s"] is null) continue;
                     double? D(string k) => o[k] is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
                     gpu.Add(new GpuSample(D("t_s") ?? 0, (int)(D("gpu") ?? 0), D("util_pct"), D("mem_used_mib"), D("mem_total_mib")));
                 }
@@ -33,11 +34,11 @@ public sealed record RunData(string Dir, string Name, IReadOnlyList<TrainMetrics
     }
 
     /// <summary>A curriculum folder's stage runs (its sub-folders with metrics.jsonl), or the folder itself.</summary>
-    public static IEnumerable<RunData> Expand(string dir)
+    public static IEnumerable<RunData> Expand(string dir, Action<string>? warn = null)
     {
-        if (File.Exists(Path.Combine(dir, "metrics.jsonl"))) return [Load(dir)];
+        if (File.Exists(Path.Combine(dir, "metrics.jsonl"))) return [Load(dir, warn)];
         return Directory.Exists(dir)
-            ? Directory.GetDirectories(dir).Where(d => File.Exists(Path.Combine(d, "metrics.jsonl"))).Order(StringComparer.Ordinal).Select(Load)
+            ? Directory.GetDirectories(dir).Where(d => File.Exists(Path.Combine(d, "metrics.jsonl"))).Order(StringComparer.Ordinal).Select(d => Load(d, warn))
             : throw new FinQLoraException($"--runs {dir}: folder not found");
     }
 }
@@ -49,7 +50,7 @@ public sealed record ResultsData(string Dir, IReadOnlyDictionary<string, IReadOn
     {
         var path = File.Exists(dir) ? dir : Path.Combine(dir, "metrics.json");
         if (!File.Exists(path)) throw new FinQLoraException($"--results {dir}: no metrics.json");
-        var o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FinQLoraException($"{path}: not a JSON object");
+        var o = IO.JsonFile.ReadObject(path);
         var m = o.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<string, double>)(kv.Value as JsonObject ?? [])
             .Where(x => x.Value is JsonValue v && v.TryGetValue<double>(out _)).ToDictionary(x => x.Key, x => x.Value!.GetValue<double>()));
         return new ResultsData(dir, m);

@@ -22,4 +22,25 @@ internal static class Fixtures
         Directory.CreateDirectory(dir);
         return dir;
     }
+
+    /// <summary>
+    /// A file of <paramref name="bytes"/> bytes without a newline: <paramref name="head"/>, then NUL bytes (valid
+    /// UTF-8 characters) made by extending the file, so it takes no disk space and no time to write.
+    /// </summary>
+    public static string OneLongLine(string path, long bytes, string head = "")
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var f = File.Create(path);
+        f.Write(System.Text.Encoding.UTF8.GetBytes(head));
+        f.SetLength(bytes);
+        return path;
+    }
+
+    /// <summary>The <see cref="FinQLoraException"/> that <paramref name="action"/> throws, and the bytes this thread allocated until then (large objects included).</summary>
+    public static (FinQLoraException Error, long Allocated) ThrowsAllocating(Action action)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<FinQLoraException>(action);
+        return (e, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

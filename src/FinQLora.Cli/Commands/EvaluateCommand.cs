@@ -22,17 +22,21 @@ internal static class EvaluateCommand
         var mode = new Option<string>("--mode") { Description = "generate (greedy, PIXIU's parsing) or loglik (most likely choice; classification tasks).", DefaultValueFactory = _ => "generate" };
         var system = new Option<string?>("--system") { Description = "System prompt for the chat format (the same as in training)." };
         var maxLength = new Option<int>("--max-length") { Description = "Longest prompt + answer in tokens; longer contexts are cut in the middle.", DefaultValueFactory = _ => 4096 };
-        var predictions = new Option<string?>("--predictions") { Description = "Re-score this predictions.jsonl instead of running a model." };
+        var predictions = new Option<string?>("--predictions") { Description = "Re-score this predictions.jsonl instead of running a model (it is copied into --output)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the predictions.jsonl, metrics.json and summary.md of an earlier evaluation in --output (a folder that holds files is refused without it)." };
         var command = new Command("evaluate", "Evaluate on FLARE tasks (greedy generation, PIXIU's parsing and metrics), or re-score saved predictions with --predictions.");
         model.AddTo(command);
-        foreach (var o in new Option[] { tasks, data, output, limit, batch, maxNew, mode, system, maxLength, predictions }) command.Options.Add(o);
+        foreach (var o in new Option[] { tasks, data, output, limit, batch, maxNew, mode, system, maxLength, predictions, overwrite }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var outDir = parse.GetValue(output)!;
-            List<Prediction> preds;
+            SortedDictionary<string, SortedDictionary<string, double>> metrics;
+            Dictionary<string, int> counts;
             if (parse.GetValue(predictions) is { } predPath)
             {
-                preds = PredictionsFile.Read(predPath);
+                var preds = PredictionsFile.Read(predPath);
+                EvaluationFolder.Prepare(outDir, parse.GetValue(overwrite));
+                (metrics, counts) = EvaluationFolder.Rescore(outDir, predPath, preds);
             }
             else
             {
@@ -41,14 +45,10 @@ internal static class EvaluateCommand
                 var settings = new EvaluationSettings(FlareTasks.Parse(parse.GetValue(tasks)!), dataDir, parse.GetValue(limit), parse.GetValue(batch),
                     parse.GetValue(maxNew), parse.GetValue(mode)!, parse.GetValue(system), parse.GetValue(maxLength),
                     SkipMissing: parse.GetValue(tasks)!.Trim().Equals("all", StringComparison.OrdinalIgnoreCase));
+                EvaluationFolder.Prepare(outDir, parse.GetValue(overwrite));   // before the model runs: a refusal costs nothing
                 using var bundle = model.Load(parse);
-                preds = Run(bundle, settings);
-                Directory.CreateDirectory(outDir);
-                PredictionsFile.Write(Path.Combine(outDir, "predictions.jsonl"), preds);
+                (metrics, counts) = EvaluationFolder.Write(outDir, Run(bundle, settings));
             }
-            var metrics = FlareScorer.Score(preds);
-            var counts = preds.GroupBy(p => p.Task).ToDictionary(g => g.Key, g => g.Count());
-            MetricsReport.Write(outDir, metrics, counts);
             if (Console.IsOutputRedirected) Console.Write(MetricsReport.Markdown(metrics, counts));
             else AnsiConsole.Write(SummaryTable(metrics, counts));
             Console.WriteLine($"wrote {Path.GetFullPath(outDir)}");

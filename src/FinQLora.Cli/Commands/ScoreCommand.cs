@@ -52,14 +52,12 @@ internal static class ScoreCommand
     {
         if (!File.Exists(path)) throw new FinQLoraException($"{path}: input file not found");
         var rows = new List<Row>();
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNo, line) in FinQLora.IO.LineReader.Read(path))
         {
-            lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonObject? o;
-            try { o = JsonNode.Parse(line) as JsonObject; }
-            catch (JsonException e) { throw new FinQLoraException($"{path}:{lineNo}: invalid JSON ({e.Message})"); }
+            try { o = FinQLora.IO.JsonFile.ParseNode(line) as JsonObject; }
+            catch (JsonException e) { throw new FinQLoraException($"{path}:{lineNo}: invalid JSON ({FinQLora.IO.JsonFile.OneLine(e.Message)})"); }
             if (o is null) throw new FinQLoraException($"{path}:{lineNo}: expected a JSON object");
             string Field(string name) => o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s
                 : throw new FinQLoraException($"{path}:{lineNo}: \"{name}\" must be a string");

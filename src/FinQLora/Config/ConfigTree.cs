@@ -52,9 +52,13 @@ public static class ConfigYaml
     public const int MaxChars = 1 << 20;
     public const int MaxFlowDepth = 64;
 
+    /// <summary>The error for a config over <see cref="MaxChars"/> (characters of text, or bytes of a file: a file under the cap in bytes is under it in characters).</summary>
+    public static FinQLoraException TooLarge(string sourceName, long size) =>
+        new($"{sourceName}: a config file must be under {MaxChars / 1024} KiB, this one has {size / 1024} KiB", exitCode: 2);
+
     public static ConfigMap Parse(string text, string sourceName)
     {
-        if (text.Length > MaxChars) throw new FinQLoraException($"{sourceName}: a config file must be under {MaxChars / 1024} KiB, this one has {text.Length / 1024} KiB", exitCode: 2);
+        if (text.Length > MaxChars) throw TooLarge(sourceName, text.Length);
         if (FlowDepth(text) > MaxFlowDepth) throw new FinQLoraException($"{sourceName}: [ ] / {{ }} nested more than {MaxFlowDepth} deep", exitCode: 2);
         var stream = new YamlStream();
         try

@@ -147,9 +147,10 @@ public static class DatasetPreparer
         }
     }
 
+    /// <summary>Format detection from the first non-blank line, read with the JSONL line cap (a file without newlines costs no more than the cap).</summary>
     private static bool IsPixiu(string path)
     {
-        foreach (var line in File.ReadLines(path))
+        foreach (var (_, line) in IO.LineReader.Read(path, FlareJsonl.MaxLineChars))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
             try { return IO.JsonFile.ParseNode(line) is JsonObject o && o.ContainsKey("conversations"); }

@@ -30,17 +30,8 @@ public static class FlareJsonl
     {
         var rows = new List<FlareRow>();
         var problems = new List<string>();
-        int lineNo = 0;
-        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
-        var buffer = new StringBuilder();
-        while (true)
+        foreach (var (lineNo, line) in IO.LineReader.Read(path, MaxLineChars))
         {
-            string? line;
-            try { line = ReadLine(reader, buffer); }
-            catch (DecoderFallbackException) { throw new FinQLoraException($"{path}:{lineNo + 1}: invalid UTF-8"); }
-            if (line is { Length: > MaxLineChars }) throw new FinQLoraException($"{path}:{lineNo + 1}: a line over {MaxLineChars:N0} characters (not JSON Lines, or corrupt)");
-            if (line is null) break;
-            lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             try
             {
@@ -59,26 +50,8 @@ public static class FlareJsonl
     /// <summary>A .json file holding one array is read whole: above this size, JSON Lines are needed.</summary>
     public const long MaxArrayFileBytes = 512L << 20;
 
-    /// <summary>Rows longer than this are refused before they are held in memory (FLARE's longest rows, FinQA tables, are under 64 KiB).</summary>
-    public const int MaxLineChars = 16 << 20;
-
-    /// <summary>ReadLine that stops collecting at <see cref="MaxLineChars"/> + 1 characters (the rest of such a line is not kept).</summary>
-    private static string? ReadLine(StreamReader reader, StringBuilder sb)
-    {
-        sb.Clear();
-        int c;
-        while ((c = reader.Read()) >= 0)
-        {
-            if (c == '\n') return sb.ToString();
-            if (c == '\r')
-            {
-                if (reader.Peek() == '\n') reader.Read();
-                return sb.ToString();
-            }
-            if (sb.Length <= MaxLineChars) sb.Append((char)c);
-        }
-        return sb.Length == 0 ? null : sb.ToString();
-    }
+    /// <summary>Rows longer than this are refused before they are held in memory (see <see cref="IO.LineReader"/>).</summary>
+    public const int MaxLineChars = IO.LineReader.MaxChars;
 
     private static bool StartsWithBracket(string path)
     {

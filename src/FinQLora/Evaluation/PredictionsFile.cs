@@ -35,15 +35,13 @@ public static class PredictionsFile
     {
         if (!File.Exists(path)) throw new FinQLoraException($"{path}: predictions file not found");
         var result = new List<Prediction>();
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNo, line) in IO.LineReader.Read(path))
         {
-            lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             string Where() => $"{path}:{lineNo}";
             JsonObject o;
-            try { o = JsonNode.Parse(line) as JsonObject ?? throw new FinQLoraException($"{Where()}: not a JSON object"); }
-            catch (JsonException e) { throw new FinQLoraException($"{Where()}: invalid JSON ({e.Message})"); }
+            try { o = IO.JsonFile.ParseNode(line) as JsonObject ?? throw new FinQLoraException($"{Where()}: not a JSON object"); }
+            catch (JsonException e) { throw new FinQLoraException($"{Where()}: invalid JSON ({IO.JsonFile.OneLine(e.Message)})"); }
             string Str(string key) => o[key] switch
             {
                 JsonValue v when v.TryGetValue<string>(out var s) => s,

@@ -43,37 +43,59 @@ public sealed class MetricsJsonl : IMetricsSink
         _stream.Flush();
     }
 
-    /// <summary>Reads the train and val lines of a metrics.jsonl; torn or unknown lines are skipped.</summary>
-    public static (IReadOnlyList<TrainMetrics> Train, IReadOnlyList<ValMetrics> Val) Read(string path)
+    /// <summary>
+    /// Reads the train and val lines of a metrics.jsonl. Lines of other kinds are ignored; a bad line (torn by
+    /// a killed process, not JSON, a train or val line without a numeric step or with a field of the wrong
+    /// type) is skipped, and one warning per file goes to <paramref name="warn"/> (default: stderr) naming
+    /// file:line of the first and how many there were: a report should not die on one torn line of a log.
+    /// </summary>
+    public static (IReadOnlyList<TrainMetrics> Train, IReadOnlyList<ValMetrics> Val) Read(string path, Action<string>? warn = null)
     {
         var train = new List<TrainMetrics>();
         var val = new List<ValMetrics>();
-        foreach (var line in File.ReadLines(path))
+        var bad = new List<(int Line, string Why)>();
+        foreach (var (lineNo, line) in LineReader.Read(path, strictUtf8: false))
         {
-            JsonObject? o;
-            try { o = JsonNode.Parse(line) as JsonObject; }
-            catch (JsonException) { continue; }
-            switch (o?["kind"]?.GetValue<string>())
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
             {
-                case "train": train.Add(o.Deserialize<TrainMetrics>(Json)!); break;
-                case "val": val.Add(o.Deserialize<ValMetrics>(Json)!); break;
+                if (JsonFile.ParseNode(line) is not JsonObject o) throw new FormatException("not a JSON object");
+                var kind = o["kind"] is null ? null : o["kind"]!.GetValue<string>();
+                if (kind is not ("train" or "val")) continue;
+                if (StepOf(o) is null) throw new FormatException("\"step\" is missing or not a whole number");
+                if (o["stage"] is not JsonValue stage || !stage.TryGetValue<string>(out _)) throw new FormatException("\"stage\" is missing or not a string");
+                if (kind == "train") train.Add(o.Deserialize<TrainMetrics>(Json)!);
+                else val.Add(o.Deserialize<ValMetrics>(Json)!);
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)   // ArgumentException: a key twice
+            {
+                bad.Add((lineNo, JsonFile.OneLine(e.Message)));
             }
         }
+        if (bad.Count > 0)
+            (warn ?? Console.Error.WriteLine)($"warning: {path}:{bad[0].Line}: skipped a bad line ({bad[0].Why})" +
+                (bad.Count > 1 ? $" and {bad.Count - 1} more (lines {string.Join(", ", bad.Skip(1).Take(10).Select(b => b.Line))}{(bad.Count > 11 ? ", …" : "")})" : ""));
         return (train, val);
     }
 
-    /// <summary>Rewrites <paramref name="path"/> (atomically) without the lines of steps after <paramref name="step"/> and without torn lines.</summary>
+    /// <summary>The line's <c>step</c> when it is a whole number, else null.</summary>
+    private static long? StepOf(JsonObject o) => o["step"] is JsonValue v && v.TryGetValue<long>(out var s) ? s : null;
+
+    /// <summary>
+    /// Rewrites <paramref name="path"/> (atomically) keeping only the lines with a numeric step up to
+    /// <paramref name="step"/>: lines of later steps, torn lines and lines without a numeric step are dropped
+    /// (every line FinQLora writes has one).
+    /// </summary>
     public static void TruncateAfter(string path, long step)
     {
         if (!File.Exists(path)) return;
         var kept = new StringBuilder();
-        foreach (var line in File.ReadLines(path))
+        foreach (var (_, line) in LineReader.Read(path, strictUtf8: false))
         {
-            JsonObject? o;
-            try { o = JsonNode.Parse(line) as JsonObject; }
-            catch (JsonException) { continue; }
-            if (o is null) continue;
-            if (o["step"] is JsonValue v && v.TryGetValue<long>(out var s) && s > step) continue;
+            long? s;
+            try { s = JsonFile.ParseNode(line) is JsonObject o ? StepOf(o) : null; }
+            catch (Exception e) when (e is JsonException or ArgumentException) { continue; }
+            if (s is null || s > step) continue;
             kept.Append(line).Append('\n');
         }
         AtomicFile.WriteAllText(path, kept.ToString());

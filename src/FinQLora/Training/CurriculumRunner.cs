@@ -81,12 +81,10 @@ public static class CurriculumRunner
         var settings = new EvaluationSettings(tasks, cfg.Evaluation.DataDir, cfg.Evaluation.Limit, MaxNewTokens: 64, SystemPrompt: last.Data.SystemPrompt,
             MaxLength: Math.Max(last.Data.MaxLength, 512), SkipMissing: cfg.Evaluation.Tasks.Count == 0);
         var predictions = Evaluator.Run(bundle, settings, log);
+        // eval/ belongs to the curriculum's run folder (a resume or a re-run of the last step replaces it)
         var outDir = Path.Combine(cfg.Output, "eval");
-        Directory.CreateDirectory(outDir);
-        PredictionsFile.Write(Path.Combine(outDir, "predictions.jsonl"), predictions);
-        var metrics = FlareScorer.Score(predictions);
-        var counts = predictions.GroupBy(p => p.Task).ToDictionary(g => g.Key, g => g.Count());
-        MetricsReport.Write(outDir, metrics, counts);
+        EvaluationFolder.Prepare(outDir, overwrite: true);
+        var (metrics, counts) = EvaluationFolder.Write(outDir, predictions);
         log(MetricsReport.Markdown(metrics, counts));
     }
 }

@@ -210,4 +210,41 @@ public class ErrorTableTests
         Fails(PrepareData(server, "fpb"), 3, "the server sent an unsafe file name", why);
         Assert.False(File.Exists(Path.Combine(Path.GetTempPath(), "evil", "test.parquet")));
     }
+
+    [Theory]
+    [InlineData("prepare-data")]
+    [InlineData("evaluate")]
+    [InlineData("score")]
+    public void A_jsonl_line_over_the_cap(string command)
+    {
+        // 64 MB without a newline, read no further than the 16 M-character cap (no memory blow-up, no untyped OutOfMemoryException)
+        var dir = Fixtures.TempDir();
+        var file = Fixtures.OneLongLine(Path.Combine(dir, "fpb", "test.jsonl"), 64L << 20, "{\"task\": \"fpb\", \"prompt\": \"");
+        var r = command switch
+        {
+            "prepare-data" => CliProcess.Run("prepare-data", "--offline", "--source", dir, "--tasks", "fpb", "--output", Fixtures.TempDir()),
+            "evaluate" => CliProcess.Run("evaluate", "--predictions", file, "--output", Fixtures.TempDir()),
+            _ => CliProcess.Run("score", "--model", Fixtures.TinyModel, "--input", file),
+        };
+        Fails(r, 1, $"error: {file}:1: a line over 16,777,216 characters (not JSON Lines, or corrupt)");
+    }
+
+    [Fact]
+    public void A_config_file_over_1_MiB()
+    {
+        var path = Fixtures.OneLongLine(Path.Combine(Fixtures.TempDir(), "stage.yaml"), 3L << 20, "stage: s1 # ");
+        Fails(CliProcess.Run("train", "--config", path), 2, "error: stage.yaml: a config file must be under 1024 KiB, this one has 3072 KiB");
+    }
+
+    [Fact]
+    public void Evaluate_into_a_folder_that_holds_an_earlier_evaluation()
+    {
+        // refused before the model is loaded; nothing in the folder changes
+        var output = Fixtures.TempDir();
+        File.WriteAllText(Path.Combine(output, "metrics.json"), "{}");
+        var r = CliProcess.Run("evaluate", "--model", Fixtures.TinyModel, "--data", Path.Combine(AppContext.BaseDirectory, "samples"), "--tasks", "fpb", "--limit", "1", "--output", output);
+        Fails(r, 2, $"error: the output folder {output} already holds files (an earlier evaluation?): pass --overwrite to replace its predictions.jsonl, metrics.json and summary.md, or choose another folder (--output DIR)");
+        Assert.Equal(["metrics.json"], Directory.GetFiles(output).Select(Path.GetFileName));
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(output, "metrics.json")));
+    }
 }

@@ -154,6 +154,19 @@ public class ConfigValidationTests
     }
 
     [Fact]
+    public void A_config_file_over_1_MiB_is_refused_by_its_size_before_it_is_read()
+    {
+        // 64 MiB, included from a small file: refused from its size alone (reading it would allocate 128 MiB of text)
+        var dir = Fixtures.TempDir();
+        Fixtures.OneLongLine(Path.Combine(dir, "huge.yaml"), 64L << 20, "stage: s1 # ");
+        var path = Write("include: huge.yaml\n", "top.yaml", dir);
+        var (e, allocated) = Fixtures.ThrowsAllocating(() => ConfigLoader.LoadTrain(path));
+        Assert.Equal("huge.yaml: a config file must be under 1024 KiB, this one has 65536 KiB", e.Message);
+        Assert.Equal(2, e.ExitCode);
+        Assert.True(allocated < 8L << 20, $"{allocated:N0} bytes allocated");
+    }
+
+    [Fact]
     public void A_missing_file_is_named() =>
         Assert.Contains("config file not found: /nonexistent/x.yaml", Assert.Throws<FinQLoraException>(() => ConfigLoader.LoadTrain("/nonexistent/x.yaml")).Message);
 

@@ -149,4 +149,16 @@ public class FlareDataTests
         Assert.InRange(small, 30, 70);   // near uniform at T = 100 (expected ≈ 49)
         Assert.Equal(mixed.Select(e => e.Id), TaskMixer.Mix(byTask, MixingMode.Temperature, 100, seed: 3).Select(e => e.Id));
     }
+
+    [Fact]
+    public void Format_detection_reads_no_more_than_the_line_cap_of_a_file_without_newlines()
+    {
+        // prepare-data looks at the first line to tell PIXIU from FLARE rows; a 64 MB one-line file must not be
+        // held whole for that (File.ReadLines would allocate 128 MB and more)
+        var source = Fixtures.TempDir();
+        var path = Fixtures.OneLongLine(Path.Combine(source, "fpb", "test.jsonl"), 64L << 20, "{\"id\":\"");
+        var (e, allocated) = Fixtures.ThrowsAllocating(() => DatasetPreparer.PrepareLocal(source, Fixtures.TempDir(), [FlareTasks.Get("fpb")], skipBadRows: false));
+        Assert.Equal($"{path}:1: a line over 16,777,216 characters (not JSON Lines, or corrupt)", e.Message);
+        Assert.True(allocated < 96L << 20, $"{allocated:N0} bytes allocated");
+    }
 }

@@ -104,6 +104,7 @@ public class RescoringTests
     [InlineData("""{"task": "fpb", "prediction": "x", "answer": "a", "choices": ["a"], "gold": 3}""", "\"gold\" 3 is outside the 1 choices")]
     [InlineData("""{"task": "headlines", "prediction": "Yes", "answer": "Yes", "choices": ["Yes", "No"], "gold": 0}""", "need \"label_type\"")]
     [InlineData("""not json""", "invalid JSON")]
+    [InlineData("""{"task": "finqa", "prediction": "1", "answer": "1", "answer": "2"}""", "invalid JSON (Duplicate property 'answer'")]
     public void Bad_prediction_lines_name_file_line_and_field(string line, string expected)
     {
         var path = Path.Combine(Fixtures.TempDir(), "p.jsonl");
@@ -111,6 +112,54 @@ public class RescoringTests
         var e = Assert.Throws<FinQLoraException>(() => PredictionsFile.Read(path));
         Assert.Contains($"{path}:1", e.Message);
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void A_predictions_file_without_newlines_is_refused_at_the_line_cap()
+    {
+        var path = Fixtures.OneLongLine(Path.Combine(Fixtures.TempDir(), "p.jsonl"), 64L << 20, "{\"task\": \"fpb\", \"prediction\": \"");
+        var (e, allocated) = Fixtures.ThrowsAllocating(() => PredictionsFile.Read(path));
+        Assert.Equal($"{path}:1: a line over 16,777,216 characters (not JSON Lines, or corrupt)", e.Message);
+        Assert.True(allocated < 96L << 20, $"{allocated:N0} bytes allocated");
+    }
+
+    private static string PredictionsOf(string dir, string name, params string[] lines)
+    {
+        var path = Path.Combine(dir, name);
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Fact]
+    public void Evaluate_refuses_a_folder_with_an_earlier_evaluation_unless_overwrite_and_then_replaces_all_three_files()
+    {
+        var dir = Fixtures.TempDir();
+        var out_ = Path.Combine(dir, "out");
+        var first = PredictionsOf(dir, "first.jsonl", """{"task": "fpb", "prediction": "positive", "answer": "positive", "choices": ["positive", "negative"], "gold": 0}""");
+        var second = PredictionsOf(dir, "second.jsonl", """{"task": "finqa", "prediction": "3", "answer": "2"}""");
+        Assert.Equal(0, CliProcess.Run("evaluate", "--predictions", first, "--output", out_).ExitCode);
+        Assert.Equal(File.ReadAllText(first), File.ReadAllText(Path.Combine(out_, "predictions.jsonl")));   // the folder holds what it scored
+        var before = File.ReadAllText(Path.Combine(out_, "metrics.json"));
+
+        var refused = CliProcess.Run("evaluate", "--predictions", second, "--output", out_);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains($"error: the output folder {out_} already holds files (an earlier evaluation?): pass --overwrite to replace its predictions.jsonl, metrics.json and summary.md, or choose another folder (--output DIR)", refused.Stderr);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(out_, "metrics.json")));
+        Assert.Equal(File.ReadAllText(first), File.ReadAllText(Path.Combine(out_, "predictions.jsonl")));
+
+        var replaced = CliProcess.Run("evaluate", "--predictions", second, "--output", out_, "--overwrite");
+        Assert.True(replaced.ExitCode == 0, replaced.Stderr);
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(out_, "metrics.json")))!.AsObject();
+        Assert.Equal(["finqa"], metrics.Select(kv => kv.Key));
+        Assert.Equal(0.0, metrics["finqa"]!["acc"]!.GetValue<double>());
+        Assert.Equal(File.ReadAllText(second), File.ReadAllText(Path.Combine(out_, "predictions.jsonl")));
+        Assert.Contains("| finqa | 1 |", File.ReadAllText(Path.Combine(out_, "summary.md")));
+
+        // re-scoring in place: the folder's own predictions.jsonl, kept as it is
+        var inPlace = CliProcess.Run("evaluate", "--predictions", Path.Combine(out_, "predictions.jsonl"), "--output", out_, "--overwrite");
+        Assert.True(inPlace.ExitCode == 0, inPlace.Stderr);
+        Assert.Equal(File.ReadAllText(second), File.ReadAllText(Path.Combine(out_, "predictions.jsonl")));
+        Assert.Equal(["metrics.json", "predictions.jsonl", "summary.md"], Directory.GetFiles(out_).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]

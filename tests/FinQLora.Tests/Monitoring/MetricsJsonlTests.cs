@@ -52,4 +52,61 @@ public class MetricsJsonlTests
         Assert.EndsWith("\n", File.ReadAllText(path));
         Assert.Equal(6, File.ReadAllLines(path).Length);
     }
+
+    private static string WriteLines(params string[] lines)
+    {
+        var path = Path.Combine(Fixtures.TempDir(), "metrics.jsonl");
+        File.WriteAllText(path, string.Join("\n", lines));
+        return path;
+    }
+
+    private const string Good = """{"kind":"train","stage":"s","step":1,"epoch":0.1,"loss":2.5,"lr":0.0001,"grad_norm":1,"tokens_per_s":100,"step_time_s":0.5,"gpu_mem_gib":null}""";
+
+    [Fact]
+    public void Lines_of_the_wrong_types_are_skipped_with_one_warning_naming_file_and_line()
+    {
+        var path = WriteLines(
+            Good,
+            """{"kind":5}""",
+            """{"kind":"train","stage":"s","step":"x"}""",
+            """{"kind":"val","stage":"s","step":2,"val_loss":2.4}""",
+            """{"kind":"train","stage":"s","step":3,"loss":"high"}""",
+            """{"kind":"val","stage":"s","step":4,"val_loss":1,"val_loss":2}""",
+            """{"kind":"val","step":5,"val_loss":1}""",
+            """{"kind":"eval","step":"any"}""",
+            """[1, 2]""",
+            """{"kind":"train","stage":"s","st""");
+        var warnings = new List<string>();
+        var (train, val) = MetricsJsonl.Read(path, warnings.Add);
+        Assert.Equal(new TrainMetrics("s", 1, 0.1, 2.5, 1e-4, 1.0, 100, 0.5, null), Assert.Single(train));
+        Assert.Equal(2.4, Assert.Single(val).ValLoss);
+        var warning = Assert.Single(warnings);
+        // line 2: the kind is not a string; 3: the step is not a number; 5: the loss is a string; 6: a key twice;
+        // 7: no stage; 9: not an object; 10: torn. Line 8, a kind this reader does not know, is not an error.
+        Assert.StartsWith($"warning: {path}:2: skipped a bad line (", warning);
+        Assert.EndsWith(" and 6 more (lines 3, 5, 6, 7, 9, 10)", warning);
+    }
+
+    [Fact]
+    public void A_file_of_good_lines_reads_without_a_warning()
+    {
+        var warnings = new List<string>();
+        MetricsJsonl.Read(WriteLines(Good, """{"kind":"val","stage":"s","step":1,"val_loss":2.4}""", ""), warnings.Add);
+        Assert.Empty(warnings);
+    }
+
+    [Fact]
+    public void Resuming_drops_lines_without_a_whole_number_step()
+    {
+        var path = WriteLines(
+            Good,
+            """{"kind":"train","stage":"s"}""",
+            """{"kind":"train","stage":"s","step":"1"}""",
+            """{"kind":"train","stage":"s","step":1.5}""",
+            """{"kind":"val","stage":"s","step":1,"val_loss":2.4}""",
+            """{"kind":"val","stage":"s","step":1,"step":1,"val_loss":2.4}""",
+            """{"kind":"val","stage":"s","step":2,"val_loss":2.3}""");
+        MetricsJsonl.TruncateAfter(path, 1);
+        Assert.Equal([Good, """{"kind":"val","stage":"s","step":1,"val_loss":2.4}"""], File.ReadAllLines(path));
+    }
 }

@@ -29,6 +29,25 @@ public class ReportTests
     }
 
     [Fact]
+    public void A_bad_line_in_metrics_jsonl_is_skipped_with_one_warning_naming_file_and_line()
+    {
+        // a valid JSON line of the wrong types (as a half-written or hand-edited log may hold) must not stop the report
+        var root = FixtureRuns();
+        var metrics = Path.Combine(root, "curriculum", "stage1", "metrics.jsonl");
+        var lines = File.ReadAllLines(metrics).ToList();
+        lines.Insert(2, """{"kind":5}""");
+        lines.Insert(4, """{"kind":"train","stage":"stage1","step":"x"}""");
+        File.WriteAllLines(metrics, lines);
+        var output = Path.Combine(root, "report");
+        var r = CliProcess.Run("report", "--runs", Path.Combine(root, "curriculum"), "--output", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var warning = Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("warning: ", StringComparison.Ordinal));
+        Assert.StartsWith($"warning: {metrics}:3: skipped a bad line (", warning);
+        Assert.EndsWith(" and 1 more (lines 5)", warning);
+        Assert.True(File.Exists(Path.Combine(output, "training_curves.png")));
+    }
+
+    [Fact]
     public void Report_writes_every_file_with_300_dpi_figures()
     {
         var root = FixtureRuns();

@@ -192,6 +192,11 @@ public class InitAdapterTests
         // once while training stage 2, once to build the evaluated model
         Assert.Equal(2, log.Count(l => l.Contains($"merged adapter {Path.Combine(root, "stage1", "adapter")} into 6 base projections")));
         Assert.Single(File.ReadLines(Path.Combine(root, "eval", "predictions.jsonl")));
+        // a resume of the finished curriculum evaluates again into its own eval/ folder (which evaluate --output would refuse without --overwrite)
+        File.Delete(Path.Combine(root, "eval", "summary.md"));
+        CurriculumRunner.Run(cfg, resume: true, overwrite: false, "test", log.Add);
+        Assert.Single(File.ReadLines(Path.Combine(root, "eval", "predictions.jsonl")));
+        Assert.True(File.Exists(Path.Combine(root, "eval", "summary.md")));
     }
 
     [Fact]
