@@ -5,7 +5,7 @@ namespace FinQLora.IO;
 /// <summary>
 /// Reads a text file line by line without ever holding more than <c>maxChars</c> characters of one line:
 /// a longer line stops the read with a <see cref="FinQLoraException"/> naming <c>file:line</c> and the limit,
-/// as soon as the limit is passed (the rest of the line is never read). <see cref="File.ReadLines(string)"/>
+/// as soon as the limit is passed (the rest of the line is never read). <c>File.ReadLines</c>
 /// holds a whole line however long it is: a 200 MB file without a newline costs gigabytes, and a line
 /// over 1 G characters ends in an untyped OutOfMemoryException. Line ends are <c>\n</c>, <c>\r\n</c> or
 /// <c>\r</c>, as in <see cref="StreamReader.ReadLine"/>; a UTF-8 byte-order mark is skipped.

@@ -1,5 +1,6 @@
 using System.Text;
 using FinQLora.IO;
+using FinQLora.Tests.Cli;
 
 namespace FinQLora.Tests.IO;
 
@@ -66,5 +67,20 @@ public class LineReaderTests
         var e = Assert.Throws<FinQLoraException>(() => LineReader.Read(path).ToList());
         Assert.Equal($"{path}:2: invalid UTF-8", e.Message);
         Assert.Equal(["ok", "a\uFFFD"], LineReader.Read(path, strictUtf8: false).Select(l => l.Text));
+    }
+
+    [Fact]
+    public void No_source_file_reads_lines_without_the_cap()
+    {
+        // File.ReadLines / StreamReader.ReadLine hold a whole line however long; inputs go through LineReader.
+        // Allowed: files of this machine (LibTorchInfo: /proc/self/maps, torch's version.py).
+        var src = Path.Combine(CliProcess.RepoRoot(), "src");
+        var hits = Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => Path.GetFileName(f) is not "LibTorchInfo.cs")
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, i, line)))
+            .Where(x => x.line.Contains("File.ReadLines(", StringComparison.Ordinal) || x.line.Contains("File.ReadAllLines(", StringComparison.Ordinal))
+            .Select(x => $"{Path.GetRelativePath(src, x.f)}:{x.i + 1}: {x.line.Trim()}").ToList();
+        Assert.Empty(hits);
     }
 }
