@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using FinQLora.IO;
 
@@ -14,11 +15,18 @@ public sealed record HubProgress(string Path, long Done, long? Total);
 /// /parquet conversion listing) and downloads them — resumably (a <c>.partial</c> file continued with
 /// an HTTP Range request), verified against the LFS sha256 or a sha256 ETag when the Hub gives one,
 /// and retried with exponential backoff on dropped connections, 429 and 5xx. 401/403/404 are not
-/// retried; their messages say what to do. The token goes only to the endpoint's host (HttpClient
-/// drops it on redirects to the CDN) and is never part of a message.
+/// retried; their messages say what to do. Redirects are followed here, not by HttpClient (at most
+/// <see cref="MaxRedirects"/>), so that every hop passes <see cref="HubSettings.CheckScheme"/>; the token
+/// goes only to the endpoint's scheme, host and port (a redirect to the CDN drops it) and is never part of
+/// a message. JSON answers are capped at <see cref="MaxJsonBytes"/> and listings at
+/// <see cref="MaxListingPages"/> pages; file downloads stream to disk.
 /// </summary>
 public sealed class HubClient : IDisposable
 {
+    public const int MaxRedirects = 10;
+    public const int MaxListingPages = 10_000;
+    public const long MaxJsonBytes = 64L << 20;
+
     private readonly HubSettings _settings;
     private readonly Uri _endpoint;
     private readonly HttpClient _http;
@@ -27,8 +35,11 @@ public sealed class HubClient : IDisposable
     {
         _settings = settings;
         _endpoint = settings.EndpointUri();
-        _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        HubSettings.CheckToken(settings.Token, settings.TokenSource);
+        // Automatic redirects would skip CheckScheme (a local server could send us to a remote plain-HTTP host).
+        _http = handler is null ? new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) : new HttpClient(handler, disposeHandler: false);
         _http.Timeout = settings.Timeout;
+        _http.MaxResponseContentBufferSize = MaxJsonBytes;
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("finqlora/1.0");
     }
 
@@ -40,8 +51,13 @@ public sealed class HubClient : IDisposable
         CheckRepo(repo);
         var files = new List<HubFile>();
         string? next = $"api/datasets/{repo}/tree/{Uri.EscapeDataString(_settings.Revision)}?recursive=true";
+        var pages = new HashSet<string>(StringComparer.Ordinal);
         while (next is not null)
         {
+            if (!pages.Add(next))
+                throw new FinQLoraException($"{repo}: the Hub at {_endpoint.Host} sent the same next-page link twice in the file listing; stopping (a broken server or proxy?)", exitCode: 3);
+            if (pages.Count > MaxListingPages)
+                throw new FinQLoraException($"{repo}: the file listing from {_endpoint.Host} has more than {MaxListingPages:N0} pages; stopping (a broken server or proxy?)", exitCode: 3);
             var (body, link) = await GetJsonAsync(next, repo, ct);
             foreach (var item in body as JsonArray ?? throw new FinQLoraException($"{repo}: unexpected tree listing from {_endpoint.Host}"))
             {
@@ -94,13 +110,12 @@ public sealed class HubClient : IDisposable
             if (file.Size is long sz && have > sz) { File.Delete(partial); have = 0; }
             try
             {
-                using var request = Request(url);
-                if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
-                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+                var (response, hopSha) = await SendAsync(url, have > 0 ? new RangeHeaderValue(have, null) : null, ct);
+                using var owned = response;
                 if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable) { File.Delete(partial); throw new RetryableException("416"); }
                 Fail(response, file.Repo, file.Path);
                 if (Retryable(response.StatusCode)) throw new RetryableException($"HTTP {(int)response.StatusCode}");
-                etagSha ??= ShaFromHeaders(response);
+                etagSha ??= hopSha ?? ShaFromHeaders(response);
                 bool resumed = response.StatusCode == HttpStatusCode.PartialContent;
                 if (!resumed) have = 0;   // the server sent the whole file
                 long? total = file.Size ?? (resumed ? response.Content.Headers.ContentRange?.Length : response.Content.Headers.ContentLength);
@@ -159,11 +174,14 @@ public sealed class HubClient : IDisposable
         {
             try
             {
-                using var request = Request(url);
-                using var response = await _http.SendAsync(request, ct);
+                // HttpClient.Timeout ends at the headers: the body counts against the same timeout here.
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(_settings.Timeout);
+                var (response, _) = await SendAsync(url, null, timeout.Token);
+                using var owned = response;
                 Fail(response, repo, null);
                 if (Retryable(response.StatusCode)) throw new RetryableException($"HTTP {(int)response.StatusCode}");
-                var text = await response.Content.ReadAsStringAsync(ct);
+                var text = await ReadCappedAsync(response.Content, repo, timeout.Token);
                 string? next = response.Headers.TryGetValues("Link", out var links) ? NextLink(string.Join(",", links)) : null;
                 try { return (JsonFile.ParseNode(text), next); }
                 catch (System.Text.Json.JsonException) { throw new FinQLoraException($"{repo}: the Hub at {_endpoint.Host} answered with something that is not JSON"); }
@@ -183,13 +201,57 @@ public sealed class HubClient : IDisposable
         }
     }
 
-    private HttpRequestMessage Request(string url)
+    /// <summary>
+    /// GET <paramref name="url"/>, following redirects here: each hop (relative Locations resolved against
+    /// the previous URL) passes the HTTPS rule, and the token is sent only to the endpoint itself. Returns the
+    /// final response (headers read, body not) and a sha256 that a redirect carried (the Hub puts the LFS
+    /// file's X-Linked-Etag on its redirect to the CDN).
+    /// </summary>
+    private async Task<(HttpResponseMessage Response, string? HopSha)> SendAsync(string url, RangeHeaderValue? range, CancellationToken ct)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new FinQLoraException($"the Hub at {_endpoint.Host} sent an unusable URL");
-        _settings.CheckScheme(uri);
-        var request = new HttpRequestMessage(HttpMethod.Get, uri);
-        if (_settings.Token is not null && uri.Host == _endpoint.Host) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _settings.Token);
-        return request;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new FinQLoraException($"the Hub at {_endpoint.Host} sent an unusable URL", exitCode: 3);
+        string? hopSha = null;
+        for (int hop = 0; ; hop++)
+        {
+            _settings.CheckScheme(uri);
+            using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+            if (_settings.Token is not null && SameOrigin(uri, _endpoint)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _settings.Token);
+            if (range is not null) request.Headers.Range = range;
+            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            if (!IsRedirect(response.StatusCode)) return (response, hopSha);
+            using (response)
+            {
+                hopSha ??= ShaFromHeaders(response);
+                var location = response.Headers.Location
+                    ?? throw new FinQLoraException($"{uri.Host} answered HTTP {(int)response.StatusCode} (a redirect) without a Location", exitCode: 3);
+                if (hop == MaxRedirects)
+                    throw new FinQLoraException($"more than {MaxRedirects} redirects, starting at the Hub at {_endpoint.Host}; stopping (a redirect loop?)", exitCode: 3);
+                uri = location.IsAbsoluteUri ? location : new Uri(uri, location);
+            }
+        }
+    }
+
+    private static bool IsRedirect(HttpStatusCode code) =>
+        code is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
+
+    private static bool SameOrigin(Uri a, Uri b) =>
+        a.Scheme == b.Scheme && a.Port == b.Port && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A JSON answer's body, refused past <see cref="MaxJsonBytes"/> (announced or sent) instead of buffered.</summary>
+    private async Task<string> ReadCappedAsync(HttpContent content, string repo, CancellationToken ct)
+    {
+        FinQLoraException TooLarge() => new($"{repo}: the Hub at {_endpoint.Host} sent a JSON answer larger than {MaxJsonBytes >> 20} MiB; refusing it (a broken server or proxy?)", exitCode: 3);
+        if (content.Headers.ContentLength > MaxJsonBytes) throw TooLarge();
+        await using var body = await content.ReadAsStreamAsync(ct);
+        using var text = new MemoryStream();
+        var buffer = new byte[81920];
+        int n;
+        while ((n = await body.ReadAsync(buffer, ct)) > 0)
+        {
+            if (text.Length + n > MaxJsonBytes) throw TooLarge();
+            text.Write(buffer, 0, n);
+        }
+        return Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
     }
 
     private void Fail(HttpResponseMessage response, string repo, string? path)

@@ -31,6 +31,12 @@ internal sealed class HubTestServer : IDisposable
     public const string Token = "hf_secret_test_token";
     public List<Seen> Requests { get; } = [];
 
+    /// <summary>Paths answered with a 302 to the given Location (absolute or relative).</summary>
+    public Dictionary<string, string> Redirects { get; } = new();
+
+    /// <summary>Every tree listing says the next page is the same cursor URL (a listing that never ends).</summary>
+    public bool RepeatNextLink { get; set; }
+
     /// <summary>How long every answer is held back (a Hub that does not answer in time).</summary>
     public TimeSpan Stall { get; set; }
     public string Endpoint { get; }
@@ -81,6 +87,12 @@ internal sealed class HubTestServer : IDisposable
             ctx.Response.OutputStream.Write(bytes);
             ctx.Response.Close();
         }
+        if (Redirects.TryGetValue(path, out var location))
+        {
+            ctx.Response.Headers["Location"] = location;
+            Status(302);
+            return;
+        }
         string? repo = _repos.Keys.FirstOrDefault(r => path.StartsWith($"/api/datasets/{r}/", StringComparison.Ordinal) || path.StartsWith($"/datasets/{r}/", StringComparison.Ordinal));
         if (repo is null) { Status(404, "{\"error\":\"Repository not found\"}"); return; }
         if (_private.Contains(repo) && !hadToken) { Status(401, "{\"error\":\"Invalid credentials\"}"); return; }
@@ -93,6 +105,7 @@ internal sealed class HubTestServer : IDisposable
                     ["type"] = "file", ["path"] = f.Path, ["size"] = f.Bytes.Length, ["oid"] = "0123456789abcdef0123456789abcdef01234567",
                     ["lfs"] = new JsonObject { ["oid"] = f.AdvertisedSha ?? Convert.ToHexStringLower(SHA256.HashData(f.Bytes)), ["size"] = f.Bytes.Length, ["pointerSize"] = 134 },
                 });
+            if (RepeatNextLink) ctx.Response.Headers["Link"] = $"<{Endpoint}/api/datasets/{repo}/tree/main?recursive=true&cursor=abc>; rel=\"next\"";
             Status(200, items.ToJsonString());
             return;
         }
