@@ -75,6 +75,7 @@ public static class Trainer
         {
             // a resumed run continues the run it finds: the same config, or nothing (a silent change of lr or data would mix two runs);
             // output is where the run is now (it may have been moved, or named another way)
+            if (new FileInfo(layout.Config).Length > ConfigYaml.MaxChars) throw ConfigYaml.TooLarge(layout.Config, new FileInfo(layout.Config).Length);
             var changed = ConfigDiff.Between(File.ReadAllText(layout.Config), cfg, layout.Config, ignore: ["output"]);
             if (changed.Count > 0)
                 throw new FinQLoraException($"{cfg.Output} was started with a different config; resuming it would mix two runs. " +
