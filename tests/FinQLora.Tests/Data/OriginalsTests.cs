@@ -10,6 +10,15 @@ public class OriginalsTests
     private const string Shared = "/work/shared/data";
 
     [Fact]
+    public void An_fpb_file_too_large_to_be_one_is_refused_before_it_is_read()
+    {
+        var path = Path.Combine(Fixtures.TempDir(), "Sentences_AllAgree.txt");
+        using (var f = File.Create(path)) f.SetLength(FpbSentences.MaxBytes + 1);   // sparse
+        var e = Assert.Throws<FinQLoraException>(() => FpbSentences.Read(path));
+        Assert.Contains("more than a Financial PhraseBank file can be", e.Message);
+    }
+
+    [Fact]
     public void Splits_are_a_hash_of_the_text()
     {
         // expected buckets worked out with Python's hashlib: sha256(key)[:4] big-endian mod 100

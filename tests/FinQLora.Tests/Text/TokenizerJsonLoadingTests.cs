@@ -171,6 +171,15 @@ public class TokenizerJsonLoadingTests
     }
 
     [Fact]
+    public void A_tokenizer_model_too_large_to_be_one_is_refused_before_it_is_read()
+    {
+        var path = Path.Combine(Fixtures.TempDir(), "tokenizer.model");
+        using (var f = File.Create(path)) f.SetLength(LlamaTokenizer.MaxTiktokenBytes + 1);   // sparse: no disk, no memory
+        var e = Assert.Throws<FinQLoraException>(() => LlamaTokenizer.FromTiktokenModel(path));
+        Assert.Contains("more than a tokenizer.model can be", e.Message);
+    }
+
+    [Fact]
     public void A_broken_tokenizer_model_line_names_the_file()
     {
         var path = Path.Combine(Fixtures.TempDir(), "tokenizer.model");
