@@ -37,6 +37,5 @@ internal static class QuantizeCommand
 
     /// <summary>config.json's dtype (torch_dtype) when it is bfloat16, float16 or float32; else bfloat16.</summary>
     private static TorchSharp.torch.ScalarType CheckpointDType(string dir) =>
-        BnbQuantizationConfig.ParseDType(LlamaConfig.Load(dir).TorchDtype ?? "bfloat16") is { } t && t != TorchSharp.torch.ScalarType.Float64
-            ? t : TorchSharp.torch.ScalarType.BFloat16;
+        BnbQuantizationConfig.ParseDType(LlamaConfig.Load(dir).TorchDtype ?? "") ?? TorchSharp.torch.ScalarType.BFloat16;
 }

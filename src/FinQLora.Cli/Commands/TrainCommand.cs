@@ -1,7 +1,6 @@
 using System.CommandLine;
 using FinQLora.Config;
 using FinQLora.Distributed;
-using FinQLora;
 using FinQLora.Training;
 
 namespace FinQLora.Cli.Commands;

@@ -33,9 +33,10 @@ public static class Nf4Check
             }
         }
         if (device.type == TorchSharp.DeviceType.CUDA)
+        {
             yield return JsonSerializer.Serialize(new { path = "copy_", bandwidth_g_bps = Nf4Benchmark.CopyBandwidthGBps(device) }, BenchJson.Options);
-        if (device.type == TorchSharp.DeviceType.CUDA)
             yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: true), BenchJson.Options);
+        }
         yield return JsonSerializer.Serialize(Nf4Benchmark.Run(device, shape, Math.Max(1, repeats), useKernel: false), BenchJson.Options);
         yield return JsonSerializer.Serialize(Nf4Memory.Estimate(shape), BenchJson.Options);
     }

@@ -2,15 +2,15 @@ namespace FinQLora.Config;
 
 /// <summary>
 /// The keys on which two resolved configs differ, compared through the YAML <see cref="ConfigWriter"/>
-/// writes (every key, one spelling per value), e.g. a run's saved config.yaml and the config a resume
-/// was started with.
+/// writes (every key, one spelling per value), e.g. a run's saved config.yaml (read with
+/// <see cref="ConfigLoader.ReadTree(string)"/>) and the config a resume was started with.
 /// </summary>
 public static class ConfigDiff
 {
     /// <summary>"key: saved → now" for each differing key, in the config's order; keys under <paramref name="ignore"/> are not compared.</summary>
-    public static IReadOnlyList<string> Between(string savedYaml, object current, string savedName, IReadOnlyCollection<string>? ignore = null)
+    public static IReadOnlyList<string> Between(ConfigMap savedTree, object current, IReadOnlyCollection<string>? ignore = null)
     {
-        var saved = Flatten(ConfigYaml.Parse(savedYaml, savedName));
+        var saved = Flatten(savedTree);
         var now = Flatten(ConfigYaml.Parse(ConfigWriter.ToYaml(current), "the resolved config"));
         bool Ignored(string key) => ignore is not null && ignore.Any(i => key == i || key.StartsWith(i + ".", StringComparison.Ordinal) || key.StartsWith(i + "[", StringComparison.Ordinal));
         return now.Keys.Concat(saved.Keys.Where(k => !now.ContainsKey(k))).Distinct().Where(k => !Ignored(k))

@@ -220,7 +220,7 @@ public static class Nf4Kernel
     }
 
     /// <summary>
-    /// The kernel's view of a state: contiguous, 16-byte-aligned packed codes and fp32 (or uint8 nested)
+    /// The kernel's view of a state: contiguous, 4-byte-aligned packed codes and fp32 (or uint8 nested)
     /// absmax; copies made for that are kept alive by the cache entry.
     /// </summary>
     private static Args PrepareArgs(Compiled k, Nf4State s)

@@ -115,7 +115,6 @@ public static class Nf4
         return state.MoveToOuterDisposeScope();
     }
 
-    // uint8 codes [(n + 1) / 2] and fp32 absmax [blocks] with tensor ops (IEEE 1/absmax)
     /// <summary>
     /// The double quantization's offset, bitsandbytes' <c>absmax.mean()</c> as torch computes it on
     /// CUDA, where bitsandbytes quantizes: the fp32 sum times fp32 1/n. torch on the CPU divides
@@ -124,6 +123,7 @@ public static class Nf4
     private static Tensor Mean(Tensor absmax) =>
         absmax.device.type == DeviceType.CUDA ? absmax.mean() : absmax.sum() * (1f / absmax.NumberOfElements);
 
+    // uint8 codes [(n + 1) / 2] and fp32 absmax [blocks] with tensor ops (IEEE 1/absmax)
     private static (Tensor Packed, Tensor Absmax) QuantizeWithOps(Tensor weight, int blockSize, Bnb4BitType quantType)
     {
         long n = weight.numel();

@@ -71,11 +71,8 @@ public sealed class LlamaTokenizer
     /// <summary>Meta's tokenizer.model (base64 token + rank per line) with Llama-3.1's 256 special tokens after the ranks.</summary>
     public static LlamaTokenizer FromTiktokenModel(string path, IEnumerable<int>? extraStops = null)
     {
-        if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
         // Llama 3's is 2.2 MB; the whole file is read into memory, so a cap keeps a wrong or hostile file from taking it all
-        if (new FileInfo(path).Length > MaxTiktokenBytes)
-            throw new FinQLoraException($"{path}: {new FileInfo(path).Length:N0} bytes, more than a tokenizer.model can be ({MaxTiktokenBytes:N0}); is it the right file?");
-        using var stream = File.OpenRead(path);
+        using var stream = new MemoryStream(JsonFile.ReadBytes(path, MaxTiktokenBytes), writable: false);
         return FromTiktokenStream(stream, path, extraStops ?? []);
     }
 

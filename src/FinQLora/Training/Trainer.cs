@@ -75,8 +75,7 @@ public static class Trainer
         {
             // a resumed run continues the run it finds: the same config, or nothing (a silent change of lr or data would mix two runs);
             // output is where the run is now (it may have been moved, or named another way)
-            if (new FileInfo(layout.Config).Length > ConfigYaml.MaxChars) throw ConfigYaml.TooLarge(layout.Config, new FileInfo(layout.Config).Length);
-            var changed = ConfigDiff.Between(File.ReadAllText(layout.Config), cfg, layout.Config, ignore: ["output"]);
+            var changed = ConfigDiff.Between(ConfigLoader.ReadTree(layout.Config), cfg, ignore: ["output"]);
             if (changed.Count > 0)
                 throw new FinQLoraException($"{cfg.Output} was started with a different config; resuming it would mix two runs. " +
                     $"Differences (saved → now): {string.Join("; ", changed.Take(8))}{(changed.Count > 8 ? $"; and {changed.Count - 8} more" : "")}. " +
@@ -133,9 +132,10 @@ public static class Trainer
         {
             // killed before its first checkpoint, a run has nothing to keep: it starts again, as it started the first time
             var latest = store.FindLatest(log);
-            if (latest is null && store.List().Count > 0)
+            int unusable = latest is null ? store.List().Count : 0;
+            if (unusable > 0)
                 // hours of training may sit in them: never start again over them without being told to
-                throw new FinQLoraException($"{cfg.Output}: none of its {store.List().Count} checkpoint(s) can be used (each is reported above); " +
+                throw new FinQLoraException($"{cfg.Output}: none of its {unusable} checkpoint(s) can be used (each is reported above); " +
                     "nothing was changed. Restore a good copy into checkpoints/, or start the run again from step 0 with --overwrite.");
             if (latest is not null)
             {

@@ -15,7 +15,7 @@ public class OriginalsTests
         var path = Path.Combine(Fixtures.TempDir(), "Sentences_AllAgree.txt");
         using (var f = File.Create(path)) f.SetLength(FpbSentences.MaxBytes + 1);   // sparse
         var e = Assert.Throws<FinQLoraException>(() => FpbSentences.Read(path));
-        Assert.Contains("more than a Financial PhraseBank file can be", e.Message);
+        Assert.Contains($"{FpbSentences.MaxBytes + 1:N0} bytes is over the {FpbSentences.MaxBytes:N0}-byte limit", e.Message);
     }
 
     [Fact]

@@ -176,7 +176,7 @@ public class TokenizerJsonLoadingTests
         var path = Path.Combine(Fixtures.TempDir(), "tokenizer.model");
         using (var f = File.Create(path)) f.SetLength(LlamaTokenizer.MaxTiktokenBytes + 1);   // sparse: no disk, no memory
         var e = Assert.Throws<FinQLoraException>(() => LlamaTokenizer.FromTiktokenModel(path));
-        Assert.Contains("more than a tokenizer.model can be", e.Message);
+        Assert.Contains($"{LlamaTokenizer.MaxTiktokenBytes + 1:N0} bytes is over the {LlamaTokenizer.MaxTiktokenBytes:N0}-byte limit", e.Message);
     }
 
     [Fact]

@@ -53,9 +53,7 @@ public static class FpbSentences
     internal static string[] ReadLines(string path)
     {
         // the original files are about 0.7 MB; the whole file is decoded at once (its encoding is decided per file)
-        if (new FileInfo(path).Length > MaxBytes)
-            throw new FinQLoraException($"{path}: {new FileInfo(path).Length:N0} bytes, more than a Financial PhraseBank file can be ({MaxBytes:N0}); is it the right file?");
-        var bytes = File.ReadAllBytes(path);
+        var bytes = IO.JsonFile.ReadBytes(path, MaxBytes);
         try { return new UTF8Encoding(false, true).GetString(bytes).Split('\n').Select(l => l.TrimEnd('\r')).ToArray(); }
         catch (DecoderFallbackException) { return Encoding.Latin1.GetString(bytes).Split('\n').Select(l => l.TrimEnd('\r')).ToArray(); }
     }
