@@ -21,7 +21,11 @@ public static partial class ConfigValidator
             else if (init.StartsWith('@') && !inCurriculum) e.Add($"init_adapter '{init}' names a curriculum stage, which only works in a curriculum config: give the adapter folder instead (for example --init-adapter runs/stage1/adapter)");
             if (c.Training.Method == TrainingMethod.Full && c.InitAdapterMode == InitAdapterMode.Stack)
                 e.Add("init_adapter_mode is stack but training.method is full: full fine-tuning has no adapter to stack on; set init_adapter_mode: merge");
+            if (c.Training.Method == TrainingMethod.Full && c.InitAdapterMode == InitAdapterMode.Continue)
+                e.Add("init_adapter_mode is continue but training.method is full: full fine-tuning trains no adapter; set init_adapter_mode: merge (or training.method: qlora or lora)");
         }
+        else if (c.InitAdapterMode == InitAdapterMode.Continue)
+            e.Add("init_adapter_mode is continue but no init_adapter is given: set init_adapter to the PEFT adapter folder to train further (--init-adapter DIR)");
 
         var m = c.Model;
         if (string.IsNullOrWhiteSpace(m.Path)) e.Add("model.path must be a model folder or 'tiny', got an empty value");

@@ -14,7 +14,8 @@ public sealed record TrainConfig
     public string Output { get; init; } = "runs/train";
     /// <summary>An adapter (PEFT folder) to start from; in a curriculum "@STAGE" names an earlier stage's final adapter.</summary>
     public string? InitAdapter { get; init; }
-    /// <summary>How <see cref="InitAdapter"/> is used: frozen and stacked under the new adapter, or merged into the base weights.</summary>
+    /// <summary>How <see cref="InitAdapter"/> is used: frozen and stacked under the new adapter, merged into the base weights,
+    /// or trained further itself (continue: its adapter_config.json gives the lora shape).</summary>
     public InitAdapterMode InitAdapterMode { get; init; } = InitAdapterMode.Stack;
     public ModelSection Model { get; init; } = new();
     public LoraSection Lora { get; init; } = new();
@@ -24,7 +25,7 @@ public sealed record TrainConfig
     public LoggingSection Logging { get; init; } = new();
 }
 
-public enum InitAdapterMode { Stack, Merge }
+public enum InitAdapterMode { Stack, Merge, Continue }
 
 public sealed record ModelSection
 {
