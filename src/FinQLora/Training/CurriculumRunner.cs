@@ -50,7 +50,7 @@ public static class CurriculumRunner
     /// <summary>
     /// The adapters of the final model, base first: each stage's own adapter (stacked), following
     /// init_adapter links back; a stage with init_adapter_mode: merge ends the chain with its init adapter
-    /// marked Merge (folded into the base weights, as that stage trained).
+    /// marked Merge (folded into the base weights, as that stage trained); one with continue ends it with its own adapter.
     /// </summary>
     public static List<(string Name, string Dir, InitAdapterMode Mode)> AdapterChain(CurriculumConfig cfg)
     {
@@ -60,7 +60,8 @@ public static class CurriculumRunner
         while (true)
         {
             chain.Insert(0, (stage.Stage, new RunLayout(stage.Output).FinalAdapter, InitAdapterMode.Stack));
-            if (stage.InitAdapter is null) break;
+            // continue: the stage trained its init adapter itself, so its own adapter already holds the earlier training
+            if (stage.InitAdapter is null || stage.InitAdapterMode == InitAdapterMode.Continue) break;
             if (stage.InitAdapterMode == InitAdapterMode.Merge) { chain.Insert(0, ("init", stage.InitAdapter, InitAdapterMode.Merge)); break; }
             var init = Path.GetFullPath(stage.InitAdapter);
             if (!byAdapter.TryGetValue(init, out var previous)) { chain.Insert(0, ("init", stage.InitAdapter, InitAdapterMode.Stack)); break; }

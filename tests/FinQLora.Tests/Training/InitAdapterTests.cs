@@ -210,5 +210,8 @@ public class InitAdapterTests
         Assert.Equal([("init", Path.Combine("out", "a", "adapter"), InitAdapterMode.Merge), ("b", Path.Combine("out", "b", "adapter"), InitAdapterMode.Stack)], merge);
         var stack = CurriculumRunner.AdapterChain(ConfigLoader.LoadCurriculum(Path.Combine(dir, "cur.yaml"), ["stages.1.init_adapter_mode=stack"]));
         Assert.Equal([("a", Path.Combine("out", "a", "adapter"), InitAdapterMode.Stack), ("b", Path.Combine("out", "b", "adapter"), InitAdapterMode.Stack)], stack);
+        // continue: stage b trained a's adapter further, so b's adapter alone is the model's
+        var further = CurriculumRunner.AdapterChain(ConfigLoader.LoadCurriculum(Path.Combine(dir, "cur.yaml"), ["stages.1.init_adapter_mode=continue"]));
+        Assert.Equal([("b", Path.Combine("out", "b", "adapter"), InitAdapterMode.Stack)], further);
     }
 }
