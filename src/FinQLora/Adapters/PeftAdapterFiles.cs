@@ -84,11 +84,15 @@ public static class PeftAdapterFiles
         return new LoraSettings(r, alpha, dropout, targets, rslora, layers);
     }
 
-    /// <summary>Loads an adapter folder onto the model under <paramref name="adapterName"/> (frozen unless <paramref name="trainable"/>).</summary>
+    /// <summary>
+    /// Loads an adapter folder onto the model under <paramref name="adapterName"/> (frozen unless <paramref name="trainable"/>);
+    /// <paramref name="dropout"/> replaces the file's lora_dropout (training it further with another dropout).
+    /// </summary>
     public static (LoraSettings Settings, IReadOnlyList<(string Key, TorchSharp.Modules.Parameter Param)> Params) Load(
-        string dir, LlamaForCausalLM model, string adapterName, bool trainable = false, ScalarType? dtype = null)
+        string dir, LlamaForCausalLM model, string adapterName, bool trainable = false, ScalarType? dtype = null, double? dropout = null)
     {
         var settings = ReadSettings(dir).Validated(model.Config.NumHiddenLayers);
+        if (dropout is { } d) settings = settings with { Dropout = d };
         var weightsPath = Path.Combine(dir, WeightsFile);
         if (!File.Exists(weightsPath))
             throw new FinQLoraException(File.Exists(Path.Combine(dir, "adapter_model.bin"))

@@ -1,5 +1,8 @@
 using FinQLora.Adapters;
 using FinQLora.Config;
+using FinQLora.Model;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace FinQLora.Training;
 
@@ -36,6 +39,18 @@ public static class ContinueAdapter
             throw new FinQLoraException($"init_adapter_mode: continue trains {dir} itself, so its shape comes from {Path.Combine(dir, PeftAdapterFiles.ConfigFile)}: " +
                 $"{string.Join("; ", conflicts)}. Remove these keys from the lora: section (or set them to the adapter's values); only lora.dropout and lora.trainable_dtype may differ.", exitCode: 2);
         return cfg with { Lora = set with { R = file.R, Alpha = file.Alpha, Targets = fileTargets, Rslora = file.UseRslora, Layers = file.Layers?.Order().ToList() } };
+    }
+
+    /// <summary>
+    /// Attaches the (resolved) stage's init adapter to the model as its trainable adapter <paramref name="adapterName"/>:
+    /// its weights in lora.trainable_dtype, trained with lora.dropout. Returns the settings to save it with and its parameters by PEFT key.
+    /// </summary>
+    public static (LoraSettings Settings, IReadOnlyList<(string Key, Parameter Param)> Params) Attach(LlamaForCausalLM model, TrainConfig cfg, string adapterName)
+    {
+        var dir = cfg.InitAdapter ?? throw new ArgumentException("init_adapter_mode: continue needs init_adapter", nameof(cfg));
+        var dtype = cfg.Lora.TrainableDtype == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        var (settings, parameters) = PeftAdapterFiles.Load(dir, model, adapterName, trainable: true, dtype, cfg.Lora.Dropout);
+        return (settings with { TrainableDType = cfg.Lora.TrainableDtype }, parameters);
     }
 
     private static string Num(double x) => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
