@@ -22,7 +22,7 @@ public static class HfModelFolder
          "chat_template.json", "generation_config.json", "LICENSE", "USE_POLICY.md"];
 
     /// <summary>
-    /// Writes <paramref name="outputDir"/> (absent or empty) from the base folder <paramref name="baseDir"/>'s config and
+    /// Writes <paramref name="outputDir"/> (replacing a folder already there) from the base folder <paramref name="baseDir"/>'s config and
     /// files and the tensors <paramref name="writeWeights"/> adds. Returns the weight files written.
     /// </summary>
     public static IReadOnlyList<string> Write(string baseDir, string outputDir, ScalarType dtype, bool nf4, long maxShardBytes,
@@ -42,8 +42,16 @@ public static class HfModelFolder
             WriteConfig(baseDir, temp, dtype, nf4);
             foreach (var f in CopiedFiles.Where(f => File.Exists(Path.Combine(baseDir, f))))
                 File.Copy(Path.Combine(baseDir, f), Path.Combine(temp, f));
-            if (Directory.Exists(output)) Directory.Delete(output);   // empty (callers check), or left by an earlier try of this write
-            Directory.Move(temp, output);
+            if (Directory.Exists(output))
+            {
+                // an earlier write of the same folder (a finished run resumed): the new one replaces it whole
+                var old = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.old-{Environment.ProcessId}");
+                if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+                Directory.Move(output, old);
+                Directory.Move(temp, output);
+                Directory.Delete(old, recursive: true);
+            }
+            else Directory.Move(temp, output);
             return files;
         }
         catch

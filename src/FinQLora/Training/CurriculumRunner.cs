@@ -11,7 +11,7 @@ namespace FinQLora.Training;
 /// Runs a curriculum: each stage in order (stage 2 stacks stage 1's adapter, frozen, under its own,
 /// or merges it into the base weights: init_adapter_mode), then the evaluation of the final model
 /// (built as the last stage trained: base, merged adapter if any, stacked adapters) on the test rows, then the
-/// report. With resume, finished stages (those with a final adapter) are skipped and the unfinished
+/// report. With resume, finished stages (those with a final adapter, or for training.method full a model folder) are skipped and the unfinished
 /// one continues from its newest checkpoint.
 /// </summary>
 public static class CurriculumRunner
@@ -27,9 +27,9 @@ public static class CurriculumRunner
         foreach (var stage in cfg.Stages)
         {
             var layout = new RunLayout(stage.Output);
-            if (resume && File.Exists(Path.Combine(layout.FinalAdapter, PeftAdapterFiles.WeightsFile)))
+            if (resume && layout.Finished(stage.Training.Method))
             {
-                log($"[{stage.Stage}] already finished ({layout.FinalAdapter}); skipping");
+                log($"[{stage.Stage}] already finished ({layout.FinalOf(stage.Training.Method)}); skipping");
                 continue;
             }
             // a stage that ran before resumes (it reports its damaged and half-written checkpoints itself, and refuses to start
@@ -75,9 +75,12 @@ public static class CurriculumRunner
         var last = cfg.Stages[^1];
         var tasks = (cfg.Evaluation.Tasks.Count > 0 ? cfg.Evaluation.Tasks : cfg.Stages.SelectMany(s => s.Data.Tasks).Distinct()).Select(FlareTasks.Get).ToList();
         string quantize = last.Training.Method == TrainingMethod.Qlora || last.Model.Quantize == Quantize.Nf4 ? "nf4" : "none";
-        var modelDir = TinyModel.Resolve(last.Model.Path, log);
+        // a fully fine-tuned last stage is its model folder (earlier adapters were merged into its weights); otherwise the base and the adapter chain
+        bool full = last.Training.Method == TrainingMethod.Full;
+        var modelDir = full ? new RunLayout(last.Output).FinalModel : TinyModel.Resolve(last.Model.Path, log);
         using var bundle = ModelBundle.Load(modelDir, new ModelLoadOptions(DeviceSpec.Parse(last.Model.Device), DeviceSpec.ParseDType(last.Model.Dtype), quantize));
-        foreach (var (name, dir, mode) in AdapterChain(cfg)) InitAdapter.Apply(bundle.Model, dir, mode, modelDir, name, log);
+        if (!full)
+            foreach (var (name, dir, mode) in AdapterChain(cfg)) InitAdapter.Apply(bundle.Model, dir, mode, modelDir, name, log);
         bundle.Model.eval();
         var settings = new EvaluationSettings(tasks, cfg.Evaluation.DataDir, cfg.Evaluation.Limit, MaxNewTokens: 64, SystemPrompt: last.Data.SystemPrompt,
             MaxLength: Math.Max(last.Data.MaxLength, 512), SkipMissing: cfg.Evaluation.Tasks.Count == 0);

@@ -1,3 +1,5 @@
+using FinQLora.Config;
+
 namespace FinQLora.Training;
 
 /// <summary>
@@ -9,6 +11,7 @@ namespace FinQLora.Training;
 /// OUTPUT/tensorboard/           TensorBoard event files
 /// OUTPUT/checkpoints/step-NNNNNN/
 /// OUTPUT/adapter/               the final adapter (PEFT format)
+/// OUTPUT/model/                 training.method full: the trained model (Hugging Face folder), instead of adapter/
 /// </code>
 /// </summary>
 public sealed record RunLayout(string Output)
@@ -19,8 +22,17 @@ public sealed record RunLayout(string Output)
     public string TensorBoard => Path.Combine(Output, "tensorboard");
     public string Checkpoints => Path.Combine(Output, "checkpoints");
     public string FinalAdapter => FinalAdapterDirOf(Output);
+    public string FinalModel => FinalModelDirOf(Output);
+    /// <summary>What a finished stage leaves: its model folder (training.method full) or its adapter.</summary>
+    public string FinalOf(TrainingMethod method) => method == TrainingMethod.Full ? FinalModel : FinalAdapter;
 
     public static string FinalAdapterDirOf(string output) => Path.Combine(output, AdapterDir);
+    public static string FinalModelDirOf(string output) => Path.Combine(output, ModelDir);
+
+    /// <summary>Whether the stage finished: its final adapter's weights, or (full) its model folder, are there.</summary>
+    public bool Finished(TrainingMethod method) => method == TrainingMethod.Full
+        ? File.Exists(Path.Combine(FinalModel, "config.json"))
+        : File.Exists(Path.Combine(FinalAdapter, Adapters.PeftAdapterFiles.WeightsFile));
 
     /// <summary>The optimizer file of a checkpoint folder: <see cref="OptimizerFile"/>, or <see cref="LegacyOptimizerFile"/> in an older checkpoint.</summary>
     public static string OptimizerFileIn(string checkpointDir)
@@ -32,6 +44,7 @@ public sealed record RunLayout(string Output)
 
     // the files inside a checkpoint folder (CheckpointStore adds manifest.json and COMPLETE)
     public const string AdapterDir = "adapter";
+    public const string ModelDir = "model";
     public const string TrainableFile = "trainable.safetensors";
     public const string OptimizerFile = "optimizer.safetensors";  // AdamW.Save
     /// <summary>The optimizer file's name before 2026-11-29 (safetensors content despite the name); still read on resume.</summary>

@@ -23,7 +23,8 @@ public sealed record TrainOptions(RunFolder.Mode Mode = RunFolder.Mode.New, int?
 }
 
 /// <summary>What a finished (or stopped) stage left behind.</summary>
-public sealed record TrainResult(string Output, string AdapterDir, long Steps, double? LastLoss, bool Stopped);
+/// <param name="FinalDir">the final adapter (OUTPUT/adapter), or for training.method full the model folder (OUTPUT/model)</param>
+public sealed record TrainResult(string Output, string FinalDir, bool FullModel, long Steps, double? LastLoss, bool Stopped);
 
 /// <summary>
 /// The training recipe, written out: load the model (NF4 base for QLoRA), stack or merge an earlier
@@ -67,6 +68,8 @@ public static class Trainer
     public static TrainResult Run(TrainConfig cfg, TrainOptions opts, Action<string>? log = null)
     {
         log ??= Console.Error.WriteLine;
+        if (opts.InitAdapterOverride is { } initOverride) cfg = cfg with { InitAdapter = initOverride };
+        cfg = ContinueAdapter.Resolve(cfg);   // continue: the lora shape is the init adapter's (also in the saved config.yaml)
         var dist = DistributedContext.FromEnvironment();
         var layout = new RunLayout(cfg.Output);
         bool resume = opts.Mode == RunFolder.Mode.Resume;
@@ -99,14 +102,20 @@ public static class Trainer
         if (device.type == TorchSharp.DeviceType.CUDA) backends.cuda.matmul.allow_tf32 = true;
         using var comm = dist.CreateCommunicator();
 
-        var initAdapter = opts.InitAdapterOverride ?? cfg.InitAdapter;
-        var initBase = initAdapter is null ? null : InitAdapter.Apply(model, initAdapter, cfg.InitAdapterMode, modelDir, InitAdapterName, m => log($"[{cfg.Stage}] {m}"));
+        var initAdapter = cfg.InitAdapter;
+        bool continuing = cfg.InitAdapterMode == InitAdapterMode.Continue;
+        var initBase = initAdapter is null || continuing ? null : InitAdapter.Apply(model, initAdapter, cfg.InitAdapterMode, modelDir, InitAdapterName, m => log($"[{cfg.Stage}] {m}"));
         var lora = new LoraSettings(cfg.Lora.R, cfg.Lora.Alpha, cfg.Lora.Dropout, cfg.Lora.Targets, cfg.Lora.Rslora, cfg.Lora.Layers, cfg.Lora.TrainableDtype).Validated(model.Config.NumHiddenLayers);
         IReadOnlyList<(string Name, Parameter Param)> trainable;
         if (t.Method == TrainingMethod.Full)
         {
             trainable = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
             foreach (var (_, p) in trainable) p.requires_grad_(true);
+        }
+        else if (continuing)
+        {
+            (lora, trainable) = ContinueAdapter.Attach(model, cfg, AdapterName);
+            log($"[{cfg.Stage}] training {initAdapter} further (r {lora.R}, alpha {lora.Alpha}, {string.Join(",", lora.Targets)}{(lora.UseRslora ? ", rsLoRA" : "")})");
         }
         else
         {
@@ -117,11 +126,15 @@ public static class Trainer
         log($"[{cfg.Stage}] trainable params: {trainableCount:N0} ({t.Method})");
 
         var data = TrainingData.Load(cfg.Data, bundle.Tokenizer, t.Seed, log);
-        int microPerEpoch = (int)Math.Ceiling(data.Train.Count / (double)t.BatchSize);
+        // an epoch is the batches the Batcher makes (with packing: of the packed rows, whose number does not depend on the epoch)
+        var epochZero = Batcher.Batches(data.Train, t.BatchSize, bundle.Tokenizer.PadId, RngSeeds.Derive(t.Seed, 0xE90C, 0), cfg.Data.Packing, cfg.Data.MaxLength);
+        int microPerEpoch = epochZero.Count;
         int microPerStep = t.GradAccum * dist.WorldSize;
         int stepsPerEpoch = Math.Max(1, microPerEpoch / microPerStep);
-        if (data.Train.Count < (long)t.BatchSize * microPerStep)
-            throw new FinQLoraException($"the data has {data.Train.Count} examples, fewer than one optimizer step needs ({t.BatchSize} × {t.GradAccum} × {dist.WorldSize} GPU(s)); lower training.batch_size or training.grad_accum");
+        int rowsPerEpoch = epochZero.Sum(b => b.Rows);
+        if (rowsPerEpoch < (long)t.BatchSize * microPerStep)
+            throw new FinQLoraException($"the data has {data.Train.Count} examples{(cfg.Data.Packing ? $" packed into {rowsPerEpoch} rows" : "")}, fewer than one optimizer step needs ({t.BatchSize} × {t.GradAccum} × {dist.WorldSize} GPU(s)); lower training.batch_size or training.grad_accum");
+        if (cfg.Data.Packing) log($"[{cfg.Stage}] packing: {data.Train.Count} examples in {rowsPerEpoch} rows of up to {cfg.Data.MaxLength} tokens; {stepsPerEpoch} steps per epoch");
         long total = opts.MaxSteps ?? t.MaxSteps ?? (long)t.Epochs * stepsPerEpoch;
         int warmup = t.ResolveWarmupSteps((int)total);
 
@@ -257,16 +270,19 @@ public static class Trainer
             if (stop.Requested && step < total)
             {
                 log(StopSignal.ResumeHint(opts.ResumeCommandFor(cfg.Output), cfg.Output, step));
-                return new TrainResult(cfg.Output, layout.FinalAdapter, step, lastLoss, Stopped: true);
+                return new TrainResult(cfg.Output, layout.FinalOf(t.Method), t.Method == TrainingMethod.Full, step, lastLoss, Stopped: true);
             }
         }
-        if (dist.IsMain && t.Method != TrainingMethod.Full)
+        bool full = t.Method == TrainingMethod.Full;
+        if (dist.IsMain && full)
+            HfModelFolder.Write(model, modelDir, layout.FinalModel, HfModelFolder.StoredDType(modelDir));   // in the base checkpoint's dtype
+        else if (dist.IsMain)
         {
             if (initBase is not null) InitAdapter.WriteNote(layout.FinalAdapter, initBase, cfg.Stage);   // before the weights, which mark the stage finished
             PeftAdapterFiles.Save(layout.FinalAdapter, model, AdapterName, lora, modelDir);
         }
-        log($"[{cfg.Stage}] done: {state.Step} steps; adapter in {layout.FinalAdapter}");
-        return new TrainResult(cfg.Output, layout.FinalAdapter, state.Step, lastLoss, Stopped: false);
+        log($"[{cfg.Stage}] done: {state.Step} steps; {(full ? "model" : "adapter")} in {layout.FinalOf(t.Method)}");
+        return new TrainResult(cfg.Output, layout.FinalOf(t.Method), full, state.Step, lastLoss, Stopped: false);
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public class FullFineTuningTests
         var result = Trainer.Run(cfg, new TrainOptions(), log.Add);
 
         var model = Path.Combine(output, "model");
-        Assert.Equal(Path.GetFullPath(model), Path.GetFullPath(result.AdapterDir));
+        Assert.Equal(Path.GetFullPath(model), Path.GetFullPath(result.FinalDir));
         Assert.Contains(log, l => l.Contains(model, StringComparison.Ordinal));
         Assert.False(Directory.Exists(Path.Combine(output, "adapter")));
         foreach (var f in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja" })
@@ -40,8 +40,8 @@ public class FullFineTuningTests
             // the trained weights, not the base's: the last checkpoint's trainable tensors, under Hugging Face names
             using var trained = SafeTensorsFile.Open(Path.Combine(new CheckpointStore(Path.Combine(output, "checkpoints"), 2).FindLatest(_ => { })!.Dir, RunLayout.TrainableFile));
             foreach (var name in trained.Names)
-                Assert.True(trained.Load(name).equal(weights.Load(name.Replace(".base_layer.", "."))).item<bool>(), name);
-            Assert.False(weights.Load("model.norm.weight").equal(original.Load("model.norm.weight")).item<bool>());
+                Assert.True(trained.Load(name).equal(weights.Load(name.Replace(".base_layer.", "."))).all().item<bool>(), name);
+            Assert.False(weights.Load("model.norm.weight").equal(original.Load("model.norm.weight")).all().item<bool>());
         }
 
         // the folder loads (library and the real score command) and scores differently from the base
