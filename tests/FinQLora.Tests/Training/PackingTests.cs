@@ -1,4 +1,6 @@
+using FinQLora.Config;
 using FinQLora.Data;
+using FinQLora.Monitoring;
 using FinQLora.Inference;
 using FinQLora.Model;
 using FinQLora.Training;
@@ -59,5 +61,31 @@ public class PackingTests
         for (int i = 0; i < batch.InputIds.Length; i++)
             if (batch.Segments![i] >= 0 && (i % batch.Length == 0 || batch.Segments[i - 1] != batch.Segments[i]))
                 Assert.Equal(0, batch.Positions[i]);
+    }
+
+    [Fact]
+    public void An_epoch_of_packed_data_is_its_packed_batches_and_the_schedule_and_epoch_follow_them()
+    {
+        var output = Path.Combine(Fixtures.TempDir(), "run");
+        var small = TrainerTests.SmallStage(output, steps: 1);
+        var cfg = small with
+        {
+            Data = small.Data with { Packing = true, MaxLength = 512 },
+            Training = small.Training with { MaxSteps = null, Epochs = 1, BatchSize = 2, GradAccum = 1, Schedule = Schedule.Cosine },
+        };
+        // what the trainer will see: the stage's tokenized examples, packed by the Batcher
+        using (var bundle = ModelBundle.Load(Fixtures.TinyModel, new ModelLoadOptions(CPU, ScalarType.Float32, "none")))
+        {
+            var data = TrainingData.Load(cfg.Data, bundle.Tokenizer, cfg.Training.Seed, _ => { });
+            int packedBatches = Batcher.Batches(data.Train, 2, bundle.Tokenizer.PadId, 0, packing: true, maxLength: 512).Count;
+            int unpackedBatches = (data.Train.Count + 1) / 2;
+            Assert.True(packedBatches < unpackedBatches, $"packing fits several examples in a row ({packedBatches} vs {unpackedBatches} batches)");
+            Trainer.Run(cfg, new TrainOptions(), _ => { });
+            var (train, _) = MetricsJsonl.Read(Path.Combine(output, "metrics.jsonl"));
+            Assert.Equal(packedBatches, train.Count);                     // one epoch = the packed batches, one per step
+            Assert.Equal(1.0, train[^1].Epoch, 9);                         // the last step ends epoch 1
+            Assert.Equal(0.5, train[packedBatches / 2 - 1].Epoch, 1);
+            Assert.Equal(LrSchedule.At(cfg.Training, packedBatches - 1, packedBatches), train[^1].Lr, 12);   // the cosine spans the packed steps
+        }
     }
 }

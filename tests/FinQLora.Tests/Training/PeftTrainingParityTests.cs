@@ -56,12 +56,39 @@ public class PeftTrainingParityTests
         Assert.True(rows % gradAccum == 0, "the fixture's rows split evenly into the micro-batches");
 
         var root = Fixtures.TempDir();
+        var output = Path.Combine(root, "run");
+        var cfg = Config(root, output, steps, rows / gradAccum, gradAccum, nf4);
+        Trainer.Run(cfg, new TrainOptions(), _ => { });
+        Check(reference, output, variant, steps, cfg.Training.MaxGradNorm);
+    }
+
+    /// <summary>A continue run stopped after step 1 and resumed ends with the same adapter bytes as one run straight through.</summary>
+    [Fact]
+    public void A_continued_adapter_run_resumes_exactly()
+    {
+        int steps = Expected["settings"]!["steps"]!.GetValue<int>();
+        var root = Fixtures.TempDir();
+        var straight = Path.Combine(root, "straight");
+        Trainer.Run(Config(root, straight, steps, Rows.Count, 1, false), new TrainOptions(), _ => { });
+        var stopped = Path.Combine(root, "stopped");
+        var cfg = Config(root, stopped, steps, Rows.Count, 1, false);
+        Assert.True(Trainer.Run(cfg, new TrainOptions(StopAfter: 1), _ => { }).Stopped);
+        Trainer.Run(cfg, new TrainOptions(RunFolder.Mode.Resume), _ => { });
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "adapter", "adapter_model.safetensors")), File.ReadAllBytes(Path.Combine(stopped, "adapter", "adapter_model.safetensors")));
+        // the saved config records the adapter's shape
+        Assert.Contains($"r: {PeftAdapterFilesSettings().R}", File.ReadAllText(Path.Combine(stopped, "config.yaml")));
+    }
+
+    private static FinQLora.Adapters.LoraSettings PeftAdapterFilesSettings() => FinQLora.Adapters.PeftAdapterFiles.ReadSettings(Fx("adapter"));
+
+    private static TrainConfig Config(string root, string output, int steps, int batchSize, int gradAccum, bool nf4)
+    {
+        var s = Expected["settings"]!.AsObject();
         var data = Path.Combine(root, "data");
         var task = Expected["task"]!.GetValue<string>();
         Directory.CreateDirectory(Path.Combine(data, task));
-        File.Copy(Fx("rows.jsonl"), Path.Combine(data, task, "train.jsonl"));
-        var output = Path.Combine(root, "run");
-        var cfg = new TrainConfig
+        File.Copy(Fx("rows.jsonl"), Path.Combine(data, task, "train.jsonl"), overwrite: true);
+        return new TrainConfig
         {
             Stage = "parity", Output = output, InitAdapter = Fx("adapter"), InitAdapterMode = InitAdapterMode.Continue,
             Model = new ModelSection { Path = Fx("model"), Dtype = "float32", Device = "cpu", Quantize = nf4 ? Quantize.Nf4 : Quantize.None },
@@ -69,7 +96,7 @@ public class PeftTrainingParityTests
             Data = new DataSection { Dir = data, Tasks = [task], MaxLength = Rows.Max(r => r!["input_ids"]!.AsArray().Count) },
             Training = new TrainingSection
             {
-                Method = nf4 ? TrainingMethod.Qlora : TrainingMethod.Lora, MaxSteps = steps, BatchSize = rows / gradAccum, GradAccum = gradAccum,
+                Method = nf4 ? TrainingMethod.Qlora : TrainingMethod.Lora, MaxSteps = steps, BatchSize = batchSize, GradAccum = gradAccum,
                 Lr = s["lr"]!.GetValue<double>(), Betas = s["betas"]!.AsArray().Select(b => b!.GetValue<double>()).ToList(), Eps = s["eps"]!.GetValue<double>(),
                 WeightDecay = s["weight_decay"]!.GetValue<double>(), MaxGradNorm = s["max_grad_norm"]!.GetValue<double>(),
                 Schedule = Schedule.Constant, WarmupSteps = 0, GradCheckpointing = false, Seed = 11,
@@ -77,7 +104,10 @@ public class PeftTrainingParityTests
             Checkpoint = new CheckpointSection { EverySteps = 0, KeepLast = 1 },
             Logging = new LoggingSection { EverySteps = 1, EvalEverySteps = 0, Tensorboard = false },
         };
-        Trainer.Run(cfg, new TrainOptions(), _ => { });
+    }
+
+    private static void Check(JsonObject reference, string output, string variant, int steps, double maxGradNorm)
+    {
 
         var (train, _) = MetricsJsonl.Read(Path.Combine(output, "metrics.jsonl"));
         var loss = reference["loss"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
@@ -88,7 +118,7 @@ public class PeftTrainingParityTests
             Assert.True(Math.Abs(train[i].Loss - loss[i]) <= 2e-4, $"step {i + 1}: loss {train[i].Loss} vs PEFT {loss[i]}");
             Assert.True(Math.Abs(train[i].GradNorm - norm[i]) <= 1e-3 * norm[i], $"step {i + 1}: grad norm {train[i].GradNorm} vs PEFT {norm[i]}");
         }
-        Assert.True(norm[0] > cfg.Training.MaxGradNorm, "clipping is active in the fixture");
+        Assert.True(norm[0] > maxGradNorm, "clipping is active in the fixture");
 
         using var init = SafeTensorsFile.Open(Fx("adapter", "adapter_model.safetensors"));
         using var peft = SafeTensorsFile.Open(Fx("adapter-" + variant, "adapter_model.safetensors"));
