@@ -72,7 +72,7 @@ public class PeftTrainingParityTests
         Trainer.Run(Config(root, straight, steps, Rows.Count, 1, false), new TrainOptions(), _ => { });
         var stopped = Path.Combine(root, "stopped");
         var cfg = Config(root, stopped, steps, Rows.Count, 1, false);
-        Assert.True(Trainer.Run(cfg, new TrainOptions(StopAfter: 1), _ => { }).Stopped);
+        Assert.True(Trainer.Run(cfg, new TrainOptions(Hooks: TestHooks.StopAfter(1)), _ => { }).Stopped);
         Trainer.Run(cfg, new TrainOptions(RunFolder.Mode.Resume), _ => { });
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "adapter", "adapter_model.safetensors")), File.ReadAllBytes(Path.Combine(stopped, "adapter", "adapter_model.safetensors")));
         // the saved config records the adapter's shape
