@@ -118,7 +118,7 @@ public sealed class OpenAiServer : IAsyncDisposable
         {
             throw HttpError.BadRequest(e.Message, chat ? "messages" : "prompt");
         }
-        var request = served.CreateRequest(r.Model, ids, r.Sampling);
+        var request = served.CreateRequest(r.Model, ids, r.Sampling, chat ? "messages" : "prompt");
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var cancel = ctx.RequestAborted;
@@ -263,16 +263,19 @@ public sealed class OpenAiServer : IAsyncDisposable
         return buffer.ToArray();
     }
 
+    /// <summary>Text as it is (an apostrophe stays one), still valid JSON.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions Output = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static async Task Json(HttpContext ctx, int status, JsonObject body)
     {
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "application/json";
-        await ctx.Response.WriteAsync(body.ToJsonString(), ctx.RequestAborted);
+        await ctx.Response.WriteAsync(body.ToJsonString(Output), ctx.RequestAborted);
     }
 
     private static async Task Event(HttpContext ctx, JsonObject data)
     {
-        await ctx.Response.WriteAsync($"data: {data.ToJsonString()}\n\n", ctx.RequestAborted);
+        await ctx.Response.WriteAsync($"data: {data.ToJsonString(Output)}\n\n", ctx.RequestAborted);
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
     }
 

@@ -73,14 +73,15 @@ public sealed partial class ServedModel : IDisposable
         : throw new ServingException($"The model '{model}' does not exist; this server serves {string.Join(", ", ModelIds.Select(m => $"'{m}'"))} (GET /v1/models lists them)", ServingError.ModelNotFound, "model");
 
     /// <summary>Checks the request against the model and the limits; without a seed a sampled request draws a random one.</summary>
-    public CompletionRequest CreateRequest(string? model, int[] promptIds, SamplingRequest s)
+    /// <param name="promptField">the request field the prompt came from, named in errors ("messages" or "prompt")</param>
+    public CompletionRequest CreateRequest(string? model, int[] promptIds, SamplingRequest s, string promptField = "messages")
     {
         model = string.IsNullOrEmpty(model) ? BaseId : model;
         string? adapter = AdapterFor(model);
-        if (promptIds.Length == 0) throw new ServingException("the prompt is empty", ServingError.InvalidRequest, "prompt");
+        if (promptIds.Length == 0) throw new ServingException("the prompt is empty", ServingError.InvalidRequest, promptField);
         if (promptIds.Length >= ContextLength)
             throw new ServingException($"This model's maximum context length is {ContextLength} tokens. However, your prompt has {promptIds.Length} tokens, leaving no room for a completion. Please reduce the length of the prompt.",
-                ServingError.ContextLengthExceeded, "messages");
+                ServingError.ContextLengthExceeded, promptField);
         if (s.MaxTokens is < 1) throw new ServingException($"max_tokens must be at least 1, got {s.MaxTokens}", ServingError.InvalidRequest, "max_tokens");
         if (s.MaxTokens > Limits.MaxTokens)
             throw new ServingException($"max_tokens is {s.MaxTokens}, over this server's limit of {Limits.MaxTokens} new tokens per request", ServingError.InvalidRequest, "max_tokens");
