@@ -79,7 +79,7 @@ public sealed class OpenAiServer : IAsyncDisposable
         {
             ["status"] = "ok", ["model"] = _engine.Model.BaseId, ["adapters"] = new JsonArray(_engine.Model.Adapters.Select(a => (JsonNode)a).ToArray()),
             ["max_batch"] = _engine.Model.Limits.MaxBatch, ["max_queue"] = _engine.Model.Limits.MaxQueue, ["context_length"] = _engine.Model.ContextLength,
-            ["active"] = s.Active, ["waiting"] = s.Waiting, ["completed"] = s.Completed, ["cancelled"] = s.Cancelled, ["failed"] = s.Failed,
+            ["active"] = s.Active, ["waiting"] = s.Waiting, ["completed"] = s.Completed, ["cancelled"] = s.Cancelled, ["failed"] = s.Failed, ["decode_steps"] = s.Steps,
         });
     }
 

@@ -24,6 +24,7 @@ public sealed class Generation
     public FinishReason? Finish { get; private set; }
 
     internal CancellationToken Cancel { get; }
+    internal CancellationTokenRegistration OnCancel { get; set; }   // wakes the engine; removed when the request ends
     internal Generator? Sampler { get; set; }
     internal int Slot { get; set; } = -1;
     internal int Length { get; set; }          // tokens in this request's KV-cache row
@@ -35,6 +36,7 @@ public sealed class Generation
     internal void End(FinishReason? reason, Exception? error)
     {
         Finish = reason;
+        OnCancel.Dispose();
         Sampler?.Dispose();
         Sampler = null;
         _tokens.Writer.TryComplete(error);

@@ -5,8 +5,11 @@ using static TorchSharp.torch;
 
 namespace FinQLora.Serving;
 
-/// <summary>Counters for /health and tests: requests running and waiting now; totals since start.</summary>
-public sealed record EngineStats(int Active, int Waiting, long Completed, long Cancelled, long Failed, long Steps);
+/// <summary>
+/// Counters for /health and tests: requests running and waiting now; totals since start; decode steps; and the
+/// tensors alive on the engine's thread after its last turn (flat while serving: nothing leaks per request).
+/// </summary>
+public sealed record EngineStats(int Active, int Waiting, long Completed, long Cancelled, long Failed, long Steps, long LiveTensors);
 
 /// <summary>
 /// Continuous batching over one model: a thread owns the model and a <see cref="SlotKvCache"/> with
@@ -37,7 +40,7 @@ public sealed class ServingEngine : IDisposable
     private readonly int _padId;
     private volatile bool _stopping;
     private int _inFlight;
-    private long _completed, _cancelled, _failed, _steps;
+    private long _completed, _cancelled, _failed, _steps, _liveTensors;
 
     public ServedModel Model => _served;
 
@@ -61,7 +64,7 @@ public sealed class ServingEngine : IDisposable
         {
             lock (_lock)
                 return new EngineStats(_rows.Count(r => r is not null), _waiting.Count, Interlocked.Read(ref _completed),
-                    Interlocked.Read(ref _cancelled), Interlocked.Read(ref _failed), Interlocked.Read(ref _steps));
+                    Interlocked.Read(ref _cancelled), Interlocked.Read(ref _failed), Interlocked.Read(ref _steps), Interlocked.Read(ref _liveTensors));
         }
     }
 
@@ -74,17 +77,26 @@ public sealed class ServingEngine : IDisposable
     {
         if (_stopping) throw new ObjectDisposedException(nameof(ServingEngine));
         var g = new Generation(request, cancel);
+        g.OnCancel = cancel.Register(Wake);
         lock (_lock)
         {
             if (_inFlight >= _served.Limits.MaxBatch + _served.Limits.MaxQueue)
+            {
+                g.OnCancel.Dispose();
                 throw new ServingException($"The server is busy: {_served.Limits.MaxBatch} requests are running and {_served.Limits.MaxQueue} are waiting; try again shortly",
                     ServingError.Busy);
+            }
             _inFlight++;
             _waiting.Enqueue(g);
         }
-        cancel.Register(() => _wake.Set());
-        _wake.Set();
+        Wake();
         return g;
+    }
+
+    private void Wake()
+    {
+        try { _wake.Set(); }
+        catch (ObjectDisposedException) { }   // a cancellation that arrives after shutdown
     }
 
     private void Run()
@@ -95,6 +107,7 @@ public sealed class ServingEngine : IDisposable
             _wake.Reset();
             DropCancelled();
             Admit();
+            Interlocked.Exchange(ref _liveTensors, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
             if (_rows.All(r => r is null))
             {
                 _wake.Wait(TimeSpan.FromMilliseconds(200));

@@ -102,4 +102,22 @@ public sealed class ChatClientTests : IDisposable
         // and the engine goes on
         Assert.NotNull((await client.GetResponseAsync(Question, new ChatOptions { MaxOutputTokens = 3 })).Text);
     }
+
+    [Fact]
+    public async Task Serving_many_requests_leaves_no_tensor_behind_on_the_engine_thread()
+    {
+        IChatClient client = new FinQLoraChatClient(_engine);
+        async Task Round() => await Task.WhenAll(Enumerable.Range(0, 6).Select(i => client.GetResponseAsync(Question + i,
+            new ChatOptions { ModelId = i % 2 == 0 ? "base" : "sentiment", Temperature = i % 3 == 0 ? 0.8f : 0, Seed = i, MaxOutputTokens = 4 + i })));
+        async Task<long> IdleLive()
+        {
+            for (int i = 0; i < 100 && _engine.Stats.Active + _engine.Stats.Waiting > 0; i++) await Task.Delay(20);
+            await Task.Delay(450);   // an idle engine looks again every 200 ms and records its live tensors
+            return _engine.Stats.LiveTensors;
+        }
+        await Round();
+        long before = await IdleLive();
+        for (int r = 0; r < 3; r++) await Round();
+        Assert.Equal(before, await IdleLive());
+    }
 }
