@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using FinQLora.Serving.Http;
+using FinQLora.Server;
 
 namespace FinQLora.Cli.Commands;
 

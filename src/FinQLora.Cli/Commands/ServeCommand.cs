@@ -1,7 +1,7 @@
 using System.CommandLine;
 using FinQLora.Adapters;
 using FinQLora.Serving;
-using FinQLora.Serving.Http;
+using FinQLora.Server;
 
 namespace FinQLora.Cli.Commands;
 

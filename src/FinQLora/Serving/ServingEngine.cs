@@ -25,6 +25,7 @@ public sealed record EngineStats(int Active, int Waiting, long Completed, long C
 /// different adapters go through <see cref="AdapterRouting"/>. A prefill that throws fails only its own request;
 /// a decode step that throws fails the requests in that step, and the engine goes on with new ones.
 /// </para>
+/// <para>The engine owns the model while it runs (its thread, its adapter routing): run nothing else on that model meanwhile.</para>
 /// </summary>
 public sealed class ServingEngine : IDisposable
 {

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using FinQLora.Inference;
 using FinQLora.Model;
 using FinQLora.Serving;
-using FinQLora.Serving.Http;
+using FinQLora.Server;
 using OpenAI;
 using static TorchSharp.torch;
 
@@ -78,12 +78,12 @@ public sealed class LocalServer : IAsyncLifetime
         return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
     }
 
-    /// <summary>Greedy decoding of <paramref name="ids"/> by the existing batch generator, with the adapter attached alone (or none).</summary>
-    public static (int[] Ids, string Text) GenerateAlone(int[] ids, string? adapter, int maxNew)
+    /// <summary>Decoding of <paramref name="ids"/> by the existing batch generator on a model of its own, with the adapter attached alone (or none); greedy unless <paramref name="options"/> say otherwise.</summary>
+    public static (int[] Ids, string Text) GenerateAlone(int[] ids, string? adapter, int maxNew, GenerationOptions? options = null)
     {
         using var bundle = ModelBundle.Load(Fixtures.TinyModel, new ModelLoadOptions(CPU, ScalarType.Float32));
         if (adapter is not null) FinQLora.Adapters.PeftAdapterFiles.Load(Fixtures.Parity(adapter), bundle.Model, adapter);
-        var result = TextGenerator.Generate(bundle.Model, [ids], bundle.Tokenizer.StopIds, bundle.Tokenizer.PadId, new GenerationOptions(maxNew))[0];
+        var result = TextGenerator.Generate(bundle.Model, [ids], bundle.Tokenizer.StopIds, bundle.Tokenizer.PadId, options ?? new GenerationOptions(maxNew))[0];
         return (result.TokenIds, bundle.Tokenizer.Decode(result.TokenIds, skipSpecialTokens: true));
     }
 }

@@ -1,4 +1,4 @@
-namespace FinQLora.Serving.Http;
+namespace FinQLora.Server;
 
 /// <summary>
 /// Where and how the OpenAI-compatible server listens. <see cref="ApiKey"/>: when set, every /v1 request must

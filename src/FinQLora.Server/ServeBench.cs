@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace FinQLora.Serving.Http;
+namespace FinQLora.Server;
 
 /// <summary>What serve-bench runs: at each concurrency, that many clients each send <see cref="RequestsPerClient"/> streamed completions one after another.</summary>
 public sealed record ServeBenchSettings(Uri Url, IReadOnlyList<int> Concurrency, int RequestsPerClient = 2, int PromptTokens = 256, int MaxTokens = 128,

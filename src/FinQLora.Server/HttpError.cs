@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using FinQLora.Serving;
 
-namespace FinQLora.Serving.Http;
+namespace FinQLora.Server;
 
 /// <summary>A refusal at the HTTP level (body, JSON, key), with OpenAI's error type and code.</summary>
 internal sealed class HttpError(int status, string message, string type = "invalid_request_error", string? code = null, string? param = null) : Exception(message)

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using FinQLora.Serving;
 using TextChatMessage = FinQLora.Text.ChatMessage;
 
-namespace FinQLora.Serving.Http;
+namespace FinQLora.Server;
 
 /// <summary>
 /// The fields of an OpenAI chat or completions request body that FinQLora reads, type-checked: a field of

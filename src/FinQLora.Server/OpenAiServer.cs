@@ -12,7 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace FinQLora.Serving.Http;
+namespace FinQLora.Server;
 
 /// <summary>
 /// The OpenAI-compatible HTTP API over a <see cref="ServingEngine"/>, on Kestrel:
