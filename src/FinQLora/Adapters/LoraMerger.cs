@@ -130,7 +130,7 @@ public static partial class LoraMerger
     private static void WriteConfig(string modelDir, string outDir, ScalarType dtype, bool nf4)
     {
         var path = Path.Combine(modelDir, "config.json");
-        var config = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        var config = IO.JsonFile.ReadObject(path);
         var name = BnbQuantizationConfig.DTypeName(dtype);
         bool any = false;
         foreach (var key in new[] { "torch_dtype", "dtype" })

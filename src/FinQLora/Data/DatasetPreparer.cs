@@ -129,7 +129,7 @@ public static class DatasetPreparer
             var target = Path.Combine(_dir, Path.GetFileNameWithoutExtension(xzPath));
             try
             {
-                using var input = File.OpenRead(xzPath);
+                using var input = IO.InputFile.OpenRead(xzPath);
                 using var xz = new SharpCompress.Compressors.Xz.XZStream(input);
                 using var output = File.Create(target);
                 xz.CopyTo(output);
@@ -183,7 +183,7 @@ public static class DatasetPreparer
 
     public static string Sha256(string path)
     {
-        using var s = File.OpenRead(path);
+        using var s = IO.InputFile.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(s));
     }
 

@@ -55,7 +55,7 @@ public static class FlareJsonl
 
     private static bool StartsWithBracket(string path)
     {
-        using var r = new StreamReader(path);
+        using var r = new StreamReader(IO.InputFile.OpenRead(path));
         int c;
         while ((c = r.Read()) >= 0) if (!char.IsWhiteSpace((char)c)) return c == '[';
         return false;
@@ -65,9 +65,9 @@ public static class FlareJsonl
     private static (List<FlareRow> Rows, ReadReport Report) ReadArray(string path, FlareTask task, string split, bool skipBadRows)
     {
         JsonArray items;
-        if (new FileInfo(path).Length > MaxArrayFileBytes)
-            throw new FinQLoraException($"{path}: a .json array over {MaxArrayFileBytes >> 20} MiB; write the rows as JSON Lines (.jsonl) instead");
-        try { items = IO.JsonFile.ParseNode(File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true))) as JsonArray ?? throw new JsonException("the top level is not an array"); }
+        var text = IO.InputFile.ReadText(path, MaxArrayFileBytes, strictUtf8: true,
+            tooLarge: _ => new FinQLoraException($"{path}: a .json array over {MaxArrayFileBytes >> 20} MiB; write the rows as JSON Lines (.jsonl) instead"));
+        try { items = IO.JsonFile.ParseNode(text) as JsonArray ?? throw new JsonException("the top level is not an array"); }
         catch (Exception e) when (e is JsonException or DecoderFallbackException) { throw new FinQLoraException($"{path}: not a JSON array of rows ({IO.JsonFile.OneLine(e.Message)})"); }
         var rows = new List<FlareRow>();
         var problems = new List<string>();

@@ -16,11 +16,10 @@ public static class FlareParquet
 {
     public static (List<FlareRow> Rows, ReadReport Report) Read(string path, FlareTask task, string split, bool skipBadRows = false)
     {
-        if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
         IList<Dictionary<string, object>> data;
         try
         {
-            using var stream = File.OpenRead(path);
+            using var stream = IO.InputFile.OpenRead(path);
             data = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
         }
         catch (Exception e) when (e is not FinQLoraException)

@@ -40,11 +40,11 @@ public sealed class SafeTensorsFile : IDisposable
 
     public static SafeTensorsFile Open(string path)
     {
-        if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
+        InputFile.RequireRegular(path);
         long length = new FileInfo(path).Length;
         if (length < 8) throw new FinQLoraException($"{path}: not a safetensors file (only {length} bytes)");
         byte[] header;
-        using (var stream = File.OpenRead(path))
+        using (var stream = InputFile.OpenRead(path))
         {
             Span<byte> lenBytes = stackalloc byte[8];
             stream.ReadExactly(lenBytes);
