@@ -45,15 +45,16 @@ public static partial class LoraMerger
         if (nf4Base) BnbQuantizationConfig.Parse(JsonSerializer.SerializeToElement(config.QuantizationConfig));
 
         var adapters = PeftAdapterWeights.ReadAll(o.AdapterDirs, config);
-        var temp = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.tmp-{Environment.ProcessId}");
+        AtomicFile.RemoveOrphans(output);   // the temporary folders of merges that were killed (up to a model's size each)
+        var temp = AtomicFile.TemporaryPathFor(output);
         try
         {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             IReadOnlyList<string> files;
             int merged = 0;
             using (var weights = ModelWeights.Open(o.ModelDir))
             using (var writer = new ShardedCheckpointWriter(temp, o.MaxShardBytes))
             {
+                CheckpointTensors.Check(config, weights, o.ModelDir);   // what score computes on this folder, or nothing
                 var source = new CheckpointWeights(weights);
                 foreach (var name in OrderedNames(weights.Names))
                 {
@@ -62,6 +63,7 @@ public static partial class LoraMerger
                     if (IsProjectionWeight(name))
                     {
                         var w = BaseWeight(module, source, device);                                  // [out, in] fp32
+                        LlamaBuilder.CheckProjectionShape(config, module, w.shape);
                         bool touched = false;
                         foreach (var a in adapters)
                             if (a.Delta(module, device) is { } delta) { w.add_(delta); touched = true; }

@@ -26,6 +26,24 @@ public static class DatasetPreparer
         if (!Directory.Exists(source)) throw new FinQLoraException($"--source {source}: folder not found");
         var everything = Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).ToList();
         var all = everything.Where(f => f.EndsWith(".jsonl", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".jsonl.xz", StringComparison.Ordinal)).ToList();
+        var folder = PreparedFolder.Begin(output, source, tasks.Select(t => t.Name), everything);
+        try
+        {
+            var results = Prepare(source, folder.Staging, tasks, skipBadRows, log, everything, all);
+            WriteManifest(folder.Staging, source, results);
+            folder.Commit(tasks.Select(t => t.Name));
+            return results;
+        }
+        catch
+        {
+            folder.Abandon();
+            throw;
+        }
+    }
+
+    private static List<PreparedTask> Prepare(string source, string output, IReadOnlyList<FlareTask> tasks, bool skipBadRows, Action<string>? log,
+        List<string> everything, List<string> all)
+    {
         using var scratch = new ScratchFolder();
         var results = new List<PreparedTask>();
         foreach (var task in tasks)
@@ -70,7 +88,6 @@ public static class DatasetPreparer
             results.Add(new PreparedTask(task.Name, splits, splits.Count == 0 ? NoDataReason(task, source) : null));
             if (splits.Count == 0) log?.Invoke($"{task.Name}: no data under {source}");
         }
-        WriteManifest(output, source, results);
         return results;
     }
 
@@ -190,11 +207,16 @@ public static class DatasetPreparer
     /// <summary>
     /// Reads DIR/&lt;task&gt;/&lt;split&gt;.jsonl (FLARE or PIXIU format: prepare-data's output, or samples/ as
     /// shipped), or null when absent.
+    /// With <paramref name="skipBadRows"/>, bad rows are skipped and <paramref name="log"/> hears how many and the first.
     /// </summary>
-    public static List<FlareRow>? ReadPrepared(string dataDir, FlareTask task, string split, bool skipBadRows = false)
+    public static List<FlareRow>? ReadPrepared(string dataDir, FlareTask task, string split, bool skipBadRows = false, Action<string>? log = null)
     {
+        PreparedFolder.ThrowIfIncomplete(dataDir);
         var path = Path.Combine(dataDir, task.Name, split + ".jsonl");
         if (!File.Exists(path)) return null;
-        return (IsPixiu(path) ? PixiuJsonl.Read(path, task, split, skipBadRows) : FlareJsonl.Read(path, task, split, skipBadRows)).Rows;
+        var (rows, report) = IsPixiu(path) ? PixiuJsonl.Read(path, task, split, skipBadRows) : FlareJsonl.Read(path, task, split, skipBadRows);
+        if (report.Skipped > 0)
+            log?.Invoke($"{path}: skipped {report.Skipped} bad row(s): {report.Problems[0]}{(report.Skipped > 1 ? $" (and {report.Skipped - 1} more)" : "")}");
+        return rows;
     }
 }

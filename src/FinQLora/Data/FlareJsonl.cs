@@ -40,7 +40,7 @@ public static class FlareJsonl
             catch (RowException e)
             {
                 var message = $"{path}:{lineNo}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }
@@ -77,7 +77,7 @@ public static class FlareJsonl
             catch (RowException e)
             {
                 var message = $"{path}:#{i + 1}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }

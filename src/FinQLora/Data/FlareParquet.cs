@@ -39,7 +39,7 @@ public static class FlareParquet
             catch (FlareJsonl.RowException e)
             {
                 var message = $"{path}:{i + 1}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }

@@ -48,7 +48,7 @@ public static class FiqaPosts
             catch (FlareJsonl.RowException e)
             {
                 var message = $"{path}: post {key}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }

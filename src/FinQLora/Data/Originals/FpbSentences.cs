@@ -32,7 +32,7 @@ public static class FpbSentences
             if (at <= 0 || gold < 0)
             {
                 var message = $"{path}:{lineNo}: expected 'sentence@positive|neutral|negative'";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
                 continue;
             }
