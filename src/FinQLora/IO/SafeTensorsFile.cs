@@ -131,6 +131,9 @@ public sealed class SafeTensorsFile : IDisposable
         using var scope = NewDisposeScope();
         var t = empty(info.Shape, stored);
         if (info.ByteLength > 0) CopyBytes(info, t.bytes);
+        // NaN/Inf in a weight runs and gives garbage (or a crash far away, in a JSON writer): refused where it is read, naming file and tensor
+        if (t.is_floating_point() && info.ByteLength > 0 && !isfinite(t).all().item<bool>())
+            throw new FinQLoraException($"{Path}: tensor '{name}' holds NaN or Inf values (a corrupt file, or weights saved from a diverged run)");
         if (dtype is { } d && d != stored) t = t.to(d);
         if (device is not null && device.type != DeviceType.CPU) t = t.to(device);
         return t.MoveToOuterDisposeScope();
