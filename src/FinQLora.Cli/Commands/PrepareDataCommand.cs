@@ -67,7 +67,7 @@ internal static class PrepareDataCommand
                 .Start(ctx =>
                 {
                     var bars = new Dictionary<string, ProgressTask>();
-                    result = HubDownloader.Download(tasks, cacheDir, settings, m => AnsiConsole.MarkupLine(Markup.Escape(m)), p =>
+                    result = HubDownloader.Download(tasks, cacheDir, settings, m => AnsiConsole.MarkupLine(Markup.Escape(PrintableWriter.Escape(m))), p =>
                     {
                         if (!bars.TryGetValue(p.Path, out var bar)) bars[p.Path] = bar = ctx.AddTask(Markup.Escape(Path.GetFileName(p.Path)), maxValue: p.Total ?? 1);
                         if (p.Total is long t) bar.MaxValue = t;
