@@ -77,6 +77,9 @@ public static class DatasetPreparer
                         var f = original.EndsWith(".xz", StringComparison.Ordinal) ? scratch.Decompress(original) : original;
                         var (r, report) = f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? FlareParquet.Read(f, task, split, skipBadRows)
                             : IsPixiu(f) ? PixiuJsonl.Read(f, task, split, skipBadRows) : FlareJsonl.Read(f, task, split, skipBadRows);
+                        // an empty file (or one whose every row was bad, or a Parquet file whose damaged footer lists no rows) is no split
+                        if (r.Count == 0)
+                            throw new FinQLoraException($"{original}: no usable rows{(report.Skipped > 0 ? $" ({report.Skipped} bad rows skipped)" : " (an empty or damaged file?)")}: fix or remove it");
                         rows.AddRange(r);
                         skipped += report.Skipped;
                         foreach (var p in report.Problems) log?.Invoke($"skipped: {p}");

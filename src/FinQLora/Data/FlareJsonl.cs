@@ -92,6 +92,33 @@ public static class FlareJsonl
         return FromJson(o, task, split, fallbackId);
     }
 
+    /// <summary>
+    /// Choices are scored against each other (an empty one always wins in log-likelihood mode, a duplicate splits
+    /// the vote) and the answer is the gold choice's text: a row breaking either would be scored wrongly without a word.
+    /// </summary>
+    private static void CheckChoices(IReadOnlyList<string> choices, string answer, int gold)
+    {
+        for (int i = 0; i < choices.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(choices[i])) throw new RowException($"choices[{i}] is empty");
+            for (int j = 0; j < i; j++)
+                if (choices[j].Trim().Equals(choices[i].Trim(), StringComparison.OrdinalIgnoreCase))
+                    throw new RowException($"choices[{i}] '{choices[i]}' repeats choices[{j}]");
+        }
+        if (!choices[gold].Trim().Equals(answer.Trim(), StringComparison.OrdinalIgnoreCase))
+            throw new RowException($"\"answer\" '{answer}' is not the gold choice (choices[{gold}] is '{choices[gold]}')");
+    }
+
+    /// <summary>A multi-turn query's {answerK} must name an earlier turn (checked when the row is read, not after the model ran).</summary>
+    private static void CheckPlaceholders(string query, int? turn)
+    {
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(query, @"\{answer(\d+)\}"))
+            if (!int.TryParse(m.Groups[1].Value, out var k) || turn is { } t && k >= t)
+                throw new RowException($"the placeholder {Shorten(m.Value)} names no earlier turn{(turn is { } tt ? $" (this is turn {tt})" : "")}");
+    }
+
+    private static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
+
     public static FlareRow FromJson(JsonObject o, FlareTask task, string split, string fallbackId)
     {
         string query = RequiredString(o, "query");
@@ -114,7 +141,9 @@ public static class FlareJsonl
                 gold = idx >= 0 ? idx : throw new RowException($"\"gold\" is missing and the answer '{answer}' is not one of the choices");
             }
             if (gold < 0 || gold >= choices.Count) throw new RowException($"\"gold\" {gold} is outside the {choices.Count} choices");
+            CheckChoices(choices, answer, gold.Value);
         }
+        if (task.MultiTurn) CheckPlaceholders(query, o["turn"] is JsonValue t && t.TryGetValue<int>(out var tn) ? tn : null);
         string? text = OptionalString(o, "text");
         if (task.Kind == TaskKind.Ner && text is null) throw new RowException("NER rows need \"text\"");
         string? labelType = OptionalString(o, "label_type");
