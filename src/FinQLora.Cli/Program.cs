@@ -2,6 +2,7 @@ using System.CommandLine;
 using FinQLora.Cli;
 
 FinQLora.Runtime.NativeBootstrap.Ensure();
+PrintableWriter.Install();
 // the curriculum ends with the report; the drawing code lives outside the core library
 FinQLora.Training.CurriculumRunner.Report = (dir, log) =>
 {

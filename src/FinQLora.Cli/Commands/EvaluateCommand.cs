@@ -81,7 +81,7 @@ internal static class EvaluateCommand
             .Start(ctx =>
             {
                 var bars = new Dictionary<string, ProgressTask>();
-                result = Evaluator.Run(bundle, settings, msg => AnsiConsole.MarkupLine(Markup.Escape(msg)), (task, done, total, tokens) =>
+                result = Evaluator.Run(bundle, settings, msg => AnsiConsole.MarkupLine(Markup.Escape(PrintableWriter.Escape(msg))), (task, done, total, tokens) =>
                 {
                     if (!bars.TryGetValue(task, out var bar)) bars[task] = bar = ctx.AddTask(task, maxValue: total);
                     bar.Value = done;

@@ -45,6 +45,7 @@ public static partial class LoraMerger
             var files = HfModelFolder.Write(o.ModelDir, output, o.DType, o.RequantizeNf4, o.MaxShardBytes, writer =>
             {
                 using var weights = ModelWeights.Open(o.ModelDir);
+                CheckpointTensors.Check(config, weights, o.ModelDir);   // what score computes on this folder, or nothing
                 var source = new CheckpointWeights(weights);
                 foreach (var name in HfModelFolder.OrderedNames(weights.Names))
                 {
@@ -53,6 +54,7 @@ public static partial class LoraMerger
                     if (IsProjectionWeight(name))
                     {
                         var w = BaseWeight(module, source, device);                                  // [out, in] fp32
+                        LlamaBuilder.CheckProjectionShape(config, module, w.shape);
                         bool touched = false;
                         foreach (var a in adapters)
                             if (a.Delta(module, device) is { } delta) { w.add_(delta); touched = true; }

@@ -44,7 +44,7 @@ public static class EvaluationFolder
     {
         var target = Path.Combine(dir, Predictions);
         DeleteScores(dir);
-        if (!SameFile(predictionsPath, target)) IO.AtomicFile.Write(target, s => { using var input = File.OpenRead(predictionsPath); input.CopyTo(s); });
+        if (!SameFile(predictionsPath, target)) IO.AtomicFile.Write(target, s => { using var input = IO.InputFile.OpenRead(predictionsPath); input.CopyTo(s); });
         return Score(dir, predictions);
     }
 

@@ -76,7 +76,7 @@ public static class Evaluator
 
     /// <summary>Replaces {answer0}, {answer1}, … with the model's earlier answers in the dialogue.</summary>
     public static string FillPlaceholders(string query, IReadOnlyList<string> earlier) =>
-        Regex.Replace(query, @"\{answer(\d+)\}", m => int.Parse(m.Groups[1].Value) is var k && k < earlier.Count ? earlier[k] : m.Value);
+        Regex.Replace(query, @"\{answer(\d+)\}", m => int.TryParse(m.Groups[1].Value, out var k) && k < earlier.Count ? earlier[k] : m.Value);
 
     private static IReadOnlyList<GeneratedText> LogLik(ModelBundle bundle, PromptEncoder encoder, IReadOnlyList<FlareRow> rows)
     {

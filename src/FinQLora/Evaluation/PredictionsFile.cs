@@ -35,6 +35,7 @@ public static class PredictionsFile
     {
         if (!File.Exists(path)) throw new FinQLoraException($"{path}: predictions file not found");
         var result = new List<Prediction>();
+        var seen = new Dictionary<(string, string), int>();
         foreach (var (lineNo, line) in IO.LineReader.Read(path))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -75,6 +76,9 @@ public static class PredictionsFile
                 throw new FinQLoraException($"{Where()}: \"gold\" {p.Gold} is outside the {p.Choices!.Count} choices");
             if (task.Kind == TaskKind.Ner && p.Text is null) throw new FinQLoraException($"{Where()}: ner lines need \"text\"");
             if (task.Kind == TaskKind.Headlines && p.LabelType is null) throw new FinQLoraException($"{Where()}: headlines lines need \"label_type\"");
+            // the same example twice would count twice in every metric
+            if (!seen.TryAdd((p.Task, p.Id), lineNo))
+                throw new FinQLoraException($"{Where()}: {p.Task} id '{p.Id}' appears twice (first on line {seen[(p.Task, p.Id)]}): each example must be scored once");
             result.Add(p);
         }
         return result;

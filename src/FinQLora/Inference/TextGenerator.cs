@@ -58,6 +58,7 @@ public static class TextGenerator
             var hidden = model.model.Forward(input, positions, mask, cache);                       // [b, s, d]
             var last = hidden.narrow(1, hidden.shape[1] - 1, 1);                                   // [b, 1, d]
             var logits = model.lm_head.call(last).squeeze(1).to(ScalarType.Float32);              // [b, v]
+            if (!isfinite(logits).all().item<bool>()) throw NonFiniteLogits.Error("generation");
             var next = TokenSampler.Next(logits, options, gen);                                     // [b]
             next = where(finished, tensor((long)padId, device: dev), next);
             var isStop = isin(next, stopTensor).logical_and(finished.logical_not());

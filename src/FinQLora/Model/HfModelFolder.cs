@@ -29,6 +29,7 @@ public static class HfModelFolder
         Action<ShardedCheckpointWriter> writeWeights)
     {
         var output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDir));
+        AtomicFile.RemoveOrphans(output);   // folders of writes that were killed (up to a model's size each)
         var temp = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.tmp-{Environment.ProcessId}");
         try
         {

@@ -25,6 +25,7 @@ public static class LlamaBuilder
         var weights = ModelWeights.Open(dir);
         try
         {
+            CheckpointTensors.Check(config, weights, dir);
             return Build(config, new CheckpointWeights(weights), options);
         }
         finally
@@ -44,8 +45,13 @@ public static class LlamaBuilder
         {
             var (outF, inF) = ProjectionShape(c, path);
             var baseLayer = baseProjections(path, src);
-            if (baseLayer is TorchSharp.Modules.Linear { weight: { } w } && (w.shape[0] != outF || w.shape[1] != inF))
-                throw new FinQLoraException($"weight '{path}.weight' has shape [{string.Join(", ", w.shape)}], expected [{outF}, {inF}] from config.json");
+            var shape = baseLayer switch
+            {
+                TorchSharp.Modules.Linear { weight: { } w } => w.shape,
+                Quantization.Nf4Linear q => [q.OutFeatures, q.InFeatures],
+                _ => null,
+            };
+            if (shape is not null) CheckProjectionShape(c, path, shape);
             return new Adapters.LoraLinear(baseLayer, inF, outF);
         };
         var dev = o.Device;
@@ -66,6 +72,14 @@ public static class LlamaBuilder
             ? new TiedLmHead(embed)
             : nn.Linear(new Parameter(source.Load("lm_head.weight", dev, o.DType), requires_grad: false), null);
         return new LlamaForCausalLM(c, model, head, o.DType, dev);
+    }
+
+    /// <summary>Refuses a projection weight (dense, or a 4-bit one's quant-state shape) whose shape is not what config.json implies.</summary>
+    public static void CheckProjectionShape(LlamaConfig c, string path, long[] shape)
+    {
+        var (outF, inF) = ProjectionShape(c, path);
+        if (shape.Length != 2 || shape[0] != outF || shape[1] != inF)
+            throw new FinQLoraException($"weight '{path}.weight' has shape [{string.Join(", ", shape)}], expected [{outF}, {inF}] from config.json");
     }
 
     /// <summary>[out, in] of a projection from its module path.</summary>

@@ -46,7 +46,7 @@ public sealed record TrainerState
     {
         try
         {
-            var s = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
+            var s = JsonSerializer.Deserialize<TrainerState>(IO.InputFile.ReadText(path, IO.JsonFile.MaxConfigBytes), Json) ?? throw new JsonException("empty");
             if (s.Version != 1) throw new FinQLoraException($"{path}: trainer state version {s.Version} is not supported (expected 1)");
             return s;
         }
