@@ -58,7 +58,7 @@ public sealed class PackageTests(PackedArtifacts packed, ITestOutputHelper outpu
             File.Copy(f, Path.Combine(sample, Path.GetFileName(f)));
         var clock = Stopwatch.StartNew();
         // only the packages just made and those the solution restored: no network, and no older FinQLora.Core from a cache
-        Shell.Dotnet(sample, ["build", "-c", "Release", $"-p:FinQLoraVersion={packed.Version}",
+        Shell.Dotnet(sample, ["build", "-c", "Release", "--disable-build-servers", $"-p:FinQLoraVersion={packed.Version}",
             $"-p:RestoreSources={packed.Folder}%3B{packed.GlobalPackages}"]).Succeeded();
         output.WriteLine($"sample restore + build: {clock.Elapsed.TotalSeconds:F0} s");
         Assert.True(File.Exists(Path.Combine(sample, "bin", "Release", "net10.0", "linux-x64", "LibraryQuickstart.dll")));

@@ -30,7 +30,7 @@ public sealed class PackedArtifacts : IDisposable
         var suffix = "test." + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
         Version = $"{prefix}-{suffix}";
         var clock = Stopwatch.StartNew();
-        Shell.Dotnet(CliProcess.RepoRoot(), ["pack", "FinQLora.slnx", "-c", Configuration, "--no-build", "-o", Folder, $"-p:VersionSuffix={suffix}"]).Succeeded();
+        Shell.Dotnet(CliProcess.RepoRoot(), ["pack", "FinQLora.slnx", "-c", Configuration, "--no-build", "--disable-build-servers", "-o", Folder, $"-p:VersionSuffix={suffix}"]).Succeeded();
         PackTime = clock.Elapsed;
         _globalPackages = Shell.Dotnet(Root, ["nuget", "locals", "global-packages", "--list"]).Succeeded()
             .Stdout.Split(':', 2)[1].Trim();
