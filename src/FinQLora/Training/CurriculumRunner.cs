@@ -38,7 +38,7 @@ public static class CurriculumRunner
             var result = Trainer.Run(stage, new TrainOptions(mode, null, command, ResumeCommand: command + " --resume"), log);
             if (result.Stopped) return cfg.Output;
         }
-        if (cfg.Evaluation.Enabled) Evaluate(cfg, log);
+        if (cfg.Evaluation.Enabled) Evaluate(cfg, resume, log);
         if (cfg.Report)
         {
             if (Report is null) log("report: not available in this build");
@@ -69,21 +69,40 @@ public static class CurriculumRunner
         return chain;
     }
 
-    private static void Evaluate(CurriculumConfig cfg, Action<string> log)
+    /// <summary>
+    /// Evaluates the final model into OUTPUT/eval, with a progress line per batch. With resume, a finished evaluation
+    /// (same settings, metrics written) is not run again and an interrupted one continues with its missing rows;
+    /// eval/ belongs to the curriculum's run folder, so one with other settings (or none) starts again.
+    /// </summary>
+    private static void Evaluate(CurriculumConfig cfg, bool resume, Action<string> log)
     {
         var last = cfg.Stages[^1];
         var tasks = (cfg.Evaluation.Tasks.Count > 0 ? cfg.Evaluation.Tasks : cfg.Stages.SelectMany(s => s.Data.Tasks).Distinct()).Select(FlareTasks.Get).ToList();
         string quantize = last.Training.Method == TrainingMethod.Qlora || last.Model.Quantize == Quantize.Nf4 ? "nf4" : "none";
-        var modelDir = TinyModel.Resolve(last.Model.Path, log);
-        using var bundle = ModelBundle.Load(modelDir, new ModelLoadOptions(DeviceSpec.Parse(last.Model.Device), DeviceSpec.ParseDType(last.Model.Dtype), quantize));
-        foreach (var (name, dir, mode) in AdapterChain(cfg)) InitAdapter.Apply(bundle.Model, dir, mode, modelDir, name, log);
-        bundle.Model.eval();
         var settings = new EvaluationSettings(tasks, cfg.Evaluation.DataDir, cfg.Evaluation.Limit, MaxNewTokens: 64, SystemPrompt: last.Data.SystemPrompt,
             MaxLength: Math.Max(last.Data.MaxLength, 512), SkipMissing: cfg.Evaluation.Tasks.Count == 0);
-        var predictions = Evaluator.Run(bundle, settings, log);
-        // eval/ belongs to the curriculum's run folder (a resume or a re-run of the last step replaces it)
+        var chain = AdapterChain(cfg);
+        var manifest = EvaluationManifest.For(settings, new Dictionary<string, string>
+        {
+            ["path"] = last.Model.Path == TinyModel.Name ? last.Model.Path : Path.GetFullPath(last.Model.Path),
+            ["adapters"] = string.Join(",", chain.Select(a => $"{Path.GetFullPath(a.Dir)} ({a.Mode.ToString().ToLowerInvariant()})")),
+            ["quantize"] = quantize, ["device"] = last.Model.Device, ["dtype"] = last.Model.Dtype,
+        });
         var outDir = Path.Combine(cfg.Output, "eval");
-        EvaluationFolder.Prepare(outDir, overwrite: true);
+        var state = EvaluationFolder.StateOf(outDir, manifest, out var differences);
+        if (resume && state == EvaluationFolder.State.Finished)
+        {
+            log($"evaluation: already finished ({Path.Combine(outDir, EvaluationFolder.Metrics)}); not run again");
+            return;
+        }
+        if (resume && state == EvaluationFolder.State.Other) log($"evaluation: {outDir} holds an evaluation with other settings ({string.Join("; ", differences)}); starting it again");
+        var modelDir = TinyModel.Resolve(last.Model.Path, log);
+        using var bundle = ModelBundle.Load(modelDir, new ModelLoadOptions(DeviceSpec.Parse(last.Model.Device), DeviceSpec.ParseDType(last.Model.Dtype), quantize));
+        foreach (var (name, dir, mode) in chain) InitAdapter.Apply(bundle.Model, dir, mode, modelDir, name, log);
+        bundle.Model.eval();
+        List<Prediction> predictions;
+        using (var store = EvaluationFolder.Begin(outDir, manifest, resume: resume && state == EvaluationFolder.State.Unfinished, log))
+            predictions = Evaluator.Run(bundle, settings, store, log, p => log(p.Line()));
         var (metrics, counts) = EvaluationFolder.Write(outDir, predictions);
         log(MetricsReport.Markdown(metrics, counts));
     }
