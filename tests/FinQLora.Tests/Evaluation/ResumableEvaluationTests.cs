@@ -95,4 +95,16 @@ public sealed class ResumableEvaluationTests(ResumableEvaluationTests.Model mode
         Assert.Equal(expected.Order(StringComparer.Ordinal), final.Select(Strip).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void Resuming_against_changed_data_is_refused()
+    {
+        var rows = Sentiment(3);
+        var s = new EvaluationSettings([FlareTasks.Get("fpb")], "unused", BatchSize: 2, MaxNewTokens: 1);
+        var path = Path.Combine(Fixtures.TempDir(), "predictions.jsonl");
+        using (var store = PredictionsLog.Open(path, resume: false)) Evaluator.RunTask(model.Bundle, FlareTasks.Get("fpb"), rows, s, store);
+        rows[0] = rows[0] with { Id = "other" };
+        using var again = PredictionsLog.Open(path, resume: true);
+        var e = Assert.Throws<FinQLoraException>(() => Evaluator.RunTask(model.Bundle, FlareTasks.Get("fpb"), rows, s, again));
+        Assert.Equal($"{path}: fpb row 0 has id 's0' but the data's row 0 is 'other': the data changed since the evaluation started; start it again with --overwrite", e.Message);
+    }
 }
