@@ -96,6 +96,7 @@ public static partial class ConfigValidator
             if (lg.EvalTasksEverySteps == 0)
                 e.Add($"checkpoint.select_best is '{best}' but logging.eval_tasks_every_steps is 0: the best checkpoint is chosen by the task metrics logged during training; set logging.eval_tasks_every_steps (e.g. 100) or checkpoint.select_best: null");
             if (TaskMetricSelector.Parse(best, d.Tasks).Error is { } why) e.Add($"checkpoint.select_best: {why}");
+            if (c.Training.Method == TrainingMethod.Full) e.Add("checkpoint.select_best keeps a best adapter, but training.method full trains no adapter: use training.method qlora or lora, or checkpoint.select_best: null");
         }
         return e;
     }

@@ -10,7 +10,8 @@ namespace FinQLora.Training;
 /// <summary>
 /// Runs a curriculum: each stage in order (stage 2 stacks stage 1's adapter, frozen, under its own,
 /// or merges it into the base weights: init_adapter_mode), then the evaluation of the final model
-/// (built as the last stage trained: base, merged adapter if any, stacked adapters) on the test rows, then the
+/// (built as the last stage trained: base, merged adapter if any, stacked adapters; with evaluation.adapter: best the
+/// last stage's best-adapter in place of its final one) on the test rows, then the
 /// report. With resume, finished stages (those with a final adapter) are skipped and the unfinished
 /// one continues from its newest checkpoint.
 /// </summary>
@@ -82,6 +83,15 @@ public static class CurriculumRunner
         var settings = new EvaluationSettings(tasks, cfg.Evaluation.DataDir, cfg.Evaluation.Limit, MaxNewTokens: 64, SystemPrompt: last.Data.SystemPrompt,
             MaxLength: Math.Max(last.Data.MaxLength, 512), SkipMissing: cfg.Evaluation.Tasks.Count == 0);
         var chain = AdapterChain(cfg);
+        if (cfg.Evaluation.Adapter == EvaluatedAdapter.Best)
+        {
+            // the last stage's best adapter in place of its final one; the stages under it stay as that stage trained on them
+            var best = TrainingTaskMetrics.BestAdapterOf(last.Output);
+            if (!File.Exists(Path.Combine(best, PeftAdapterFiles.WeightsFile)))
+                throw new FinQLoraException($"evaluation.adapter is best but {best} holds no adapter: stage '{last.Stage}' never measured its task metrics (logging.eval_tasks_every_steps) with a usable value; set evaluation.adapter: last");
+            chain[^1] = (chain[^1].Name, best, chain[^1].Mode);
+            log($"evaluation: the best adapter of stage '{last.Stage}' ({best})");
+        }
         var manifest = EvaluationManifest.For(settings, new Dictionary<string, string>
         {
             ["path"] = last.Model.Path == TinyModel.Name ? last.Model.Path : Path.GetFullPath(last.Model.Path),
