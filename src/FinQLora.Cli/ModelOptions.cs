@@ -13,10 +13,11 @@ internal sealed class ModelOptions
     public readonly Option<string> Device = CliOptions.Device();
     public readonly Option<string> DType = CliOptions.DType();
 
-    public void AddTo(Command command)
+    /// <param name="withAdapters">false for commands that take adapters their own way (serve: NAME=DIR)</param>
+    public void AddTo(Command command, bool withAdapters = true)
     {
         command.Options.Add(Model);
-        command.Options.Add(Adapters);
+        if (withAdapters) command.Options.Add(Adapters);
         command.Options.Add(Quantize);
         command.Options.Add(Device);
         command.Options.Add(DType);
@@ -39,10 +40,16 @@ internal sealed class ModelOptions
         };
     }
 
-    public ModelBundle Load(ParseResult parse)
+    /// <summary>The model without adapters ("tiny" made on first use).</summary>
+    public ModelBundle LoadBase(ParseResult parse)
     {
         var dir = TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
-        var bundle = ModelBundle.Load(dir, LoadOptions(parse));
+        return ModelBundle.Load(dir, LoadOptions(parse));
+    }
+
+    public ModelBundle Load(ParseResult parse)
+    {
+        var bundle = LoadBase(parse);
         var adapters = parse.GetValue(Adapters) ?? [];
         if (adapters.Length > 0) FinQLora.Adapters.PeftAdapterFiles.AttachAll(bundle.Model, adapters);
         return bundle;
