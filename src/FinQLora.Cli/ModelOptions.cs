@@ -26,6 +26,20 @@ internal sealed class ModelOptions
     public ModelLoadOptions LoadOptions(ParseResult parse) =>
         new(DeviceSpec.Parse(parse.GetValue(Device)!), DeviceSpec.ParseDType(parse.GetValue(DType)!), parse.GetValue(Quantize)!.ToLowerInvariant());
 
+    /// <summary>The model as these options load it, for an evaluation's manifest: paths made absolute (except "tiny").</summary>
+    public IReadOnlyDictionary<string, string> Describe(ParseResult parse)
+    {
+        static string Full(string p) => p == "tiny" ? p : Path.GetFullPath(p);
+        return new Dictionary<string, string>
+        {
+            ["path"] = Full(parse.GetValue(Model)!),
+            ["adapters"] = string.Join(",", (parse.GetValue(Adapters) ?? []).Select(Full)),
+            ["quantize"] = parse.GetValue(Quantize)!.ToLowerInvariant(),
+            ["device"] = parse.GetValue(Device)!,
+            ["dtype"] = parse.GetValue(DType)!,
+        };
+    }
+
     /// <summary>The model without adapters ("tiny" made on first use).</summary>
     public ModelBundle LoadBase(ParseResult parse)
     {

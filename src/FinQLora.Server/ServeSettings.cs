@@ -14,8 +14,8 @@ public sealed record ServeSettings(string Host = "127.0.0.1", int Port = 8000, s
     {
         var info = new FileInfo(path);
         if (!info.Exists) throw new FinQLoraException($"API key file {path} does not exist", exitCode: 2);
-        if (info.Length > 4096) throw new FinQLoraException($"API key file {path} is larger than 4 KiB, so it is not a key file", exitCode: 2);
-        var key = File.ReadAllText(path).Trim();
+        var key = FinQLora.IO.InputFile.ReadText(path, 4096, tooLarge: _ =>
+            new FinQLoraException($"API key file {path} is larger than 4 KiB, so it is not a key file", exitCode: 2)).Trim();
         if (key.Length == 0) throw new FinQLoraException($"API key file {path} is empty; write the key on its first line", exitCode: 2);
         if (key.Any(c => char.IsControl(c) || c == ' ')) throw new FinQLoraException($"API key file {path}: the key must be one line of printable characters without spaces", exitCode: 2);
         return key;

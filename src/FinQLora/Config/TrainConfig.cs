@@ -130,6 +130,12 @@ public sealed record CheckpointSection
     public int EverySteps { get; init; } = 100;
     /// <summary>Keep this many newest checkpoints; older ones are deleted.</summary>
     public int KeepLast { get; init; } = 2;
+    /// <summary>
+    /// "TASK.METRIC" (e.g. fpb.f1) or "mean" (the mean of each task's headline metric): the adapter of the step with the
+    /// best value of the task metrics logged during training (logging.eval_tasks_every_steps) is kept as OUTPUT/best-adapter;
+    /// null keeps none.
+    /// </summary>
+    public string? SelectBest { get; init; }
 }
 
 public sealed record LoggingSection
@@ -140,4 +146,12 @@ public sealed record LoggingSection
     public int EvalEverySteps { get; init; } = 100;
     /// <summary>Also write TensorBoard event files under tensorboard/.</summary>
     public bool Tensorboard { get; init; } = true;
+    /// <summary>Generate on a fixed subset of each task's rows and log the FLARE metrics every this many steps (and at the end); 0 turns it off.</summary>
+    public int EvalTasksEverySteps { get; init; }
+    /// <summary>Rows per task in that subset: the first N rows of the split.</summary>
+    public int EvalTasksRows { get; init; } = 32;
+    /// <summary>The split the subset is taken from (valid, or test where a task has no valid split).</summary>
+    public string EvalTasksSplit { get; init; } = "valid";
+    /// <summary>Most tokens generated per row of the subset.</summary>
+    public int EvalTasksMaxNewTokens { get; init; } = 64;
 }

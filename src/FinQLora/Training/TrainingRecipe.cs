@@ -39,6 +39,7 @@ public sealed class TrainingRecipe : IDisposable
     private readonly CheckpointContents _checkpoint;
     private readonly NonFiniteGuard _guard;
     private readonly MetricsFanOut _sinks;
+    private readonly TrainingTaskMetrics? _taskMetrics;
     private readonly GpuMonitor? _gpu;
     private readonly StopSignal _stop;
     private readonly GradientAverager _averager;
@@ -71,6 +72,7 @@ public sealed class TrainingRecipe : IDisposable
             _state = new TrainerState { Stage = cfg.Stage, TotalSteps = _plan.Total, Seed = t.Seed };
             if (opts.Mode == RunFolder.Mode.Resume) _state = Resume();
             _guard = new NonFiniteGuard(t.NanGuardMaxConsecutive, _state.NonFiniteSkips, _state.NonFiniteInARow);
+            _taskMetrics = dist.IsMain ? TrainingTaskMetrics.Create(cfg, _state.BestTaskStep, _state.BestTaskScore, log) : null;
             _sinks = dist.IsMain
                 ? new MetricsFanOut([new MetricsJsonl(run.Layout.Metrics), new ProgressDisplay(cfg.Stage, _plan.Total),
                     .. (cfg.Logging.Tensorboard ? new IMetricsSink[] { new TensorBoardSink(run.Layout.TensorBoard) } : [])])
@@ -122,6 +124,7 @@ public sealed class TrainingRecipe : IDisposable
             };
             LogStep(step, loss, gradNorm, stepClock);
             Validate(step);
+            MeasureTasks(step);
             if (EndStep(step, verdict))
                 return new TrainResult(_cfg.Output, _run.Layout.FinalOf(t.Method), t.Method == TrainingMethod.Full, step, _lastLoss, Stopped: true);
         }
@@ -191,6 +194,14 @@ public sealed class TrainingRecipe : IDisposable
         int every = _cfg.Logging.EvalEverySteps;
         if (every > 0 && _data.Valid.Count > 0 && (step % every == 0 || step == _plan.Total) && _dist.IsMain)
             _sinks.Val(new ValMetrics(_cfg.Stage, step, ValidationLoss.Of(_model.Model, _data.Valid, _cfg.Training, _model.Bundle.Tokenizer.PadId, _model.Device)));
+    }
+
+    /// <summary>The FLARE task metrics (main rank), every logging.eval_tasks_every_steps steps and at the last; with checkpoint.select_best a new best becomes best-adapter/.</summary>
+    private void MeasureTasks(long step)
+    {
+        if (_taskMetrics is null || !_taskMetrics.Due(step, _plan.Total)) return;
+        _taskMetrics.Measure(step, _model.Bundle, _sinks, dir => PeftAdapterFiles.Save(dir, _model.Model, TrainingModel.AdapterName, _trainable.Lora, _model.ModelDir));
+        _state = _state with { BestTaskStep = _taskMetrics.BestStep, BestTaskScore = _taskMetrics.BestScore };
     }
 
     /// <summary>
