@@ -9,7 +9,7 @@ internal sealed class ModelOptions
 {
     public readonly Option<string> Model = new("--model") { Description = "Hugging Face model folder (config.json, tokenizer.json or tokenizer.model, *.safetensors), or \"tiny\" for the quickstart model (random weights).", Required = true };
     public readonly Option<string[]> Adapters = new("--adapter") { Description = "PEFT LoRA adapter folder; repeat to stack several.", DefaultValueFactory = _ => [] };
-    public readonly Option<string> Quantize = new("--quantize") { Description = "Quantize the attention and MLP projections while loading: none or nf4.", DefaultValueFactory = _ => "none" };
+    public readonly Option<string> Quantize = new Option<string>("--quantize") { Description = "Quantize the attention and MLP projections while loading: none or nf4.", DefaultValueFactory = _ => "none" }.OneOf("none", "nf4");
     public readonly Option<string> Device = CliOptions.Device();
     public readonly Option<string> DType = CliOptions.DType();
 
@@ -25,9 +25,12 @@ internal sealed class ModelOptions
     public ModelLoadOptions LoadOptions(ParseResult parse) =>
         new(DeviceSpec.Parse(parse.GetValue(Device)!), DeviceSpec.ParseDType(parse.GetValue(DType)!), parse.GetValue(Quantize)!.ToLowerInvariant());
 
+    /// <summary>The model folder --model names ("tiny" resolved to the quickstart model, created at first use).</summary>
+    public string Directory(ParseResult parse) => TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
+
     public ModelBundle Load(ParseResult parse)
     {
-        var dir = TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
+        var dir = Directory(parse);
         var bundle = ModelBundle.Load(dir, LoadOptions(parse));
         var adapters = parse.GetValue(Adapters) ?? [];
         if (adapters.Length > 0) FinQLora.Adapters.PeftAdapterFiles.AttachAll(bundle.Model, adapters);

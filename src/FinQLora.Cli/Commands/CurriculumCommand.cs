@@ -17,6 +17,7 @@ internal static class CurriculumCommand
             { config, set, resume, overwrite };
         command.SetAction(parse =>
         {
+            ConfigKind.Require(parse.GetValue(config)!, curriculum: true);
             var cfg = ConfigLoader.LoadCurriculum(parse.GetValue(config)!, parse.GetValue(set) ?? []);
             var output = CurriculumRunner.Run(cfg, parse.GetValue(resume), parse.GetValue(overwrite), "finqlora curriculum --config " + parse.GetValue(config));
             Console.WriteLine($"outputs: {Path.GetFullPath(output)}");

@@ -40,6 +40,7 @@ internal static class TrainCommand
                 configPath = Path.Combine(resumeDir, RunLayout.ConfigFile);
                 if (!File.Exists(configPath)) throw new FinQLoraException($"--resume {resumeDir}: no {RunLayout.ConfigFile} there (is it a FinQLora run folder?); pass the run's --config", exitCode: 2);
             }
+            ConfigKind.Require(configPath, curriculum: false);
             var cfg = ConfigLoader.LoadTrain(configPath, overrides);
             var mode = resuming ? RunFolder.Mode.Resume : parse.GetValue(overwrite) ? RunFolder.Mode.Overwrite : RunFolder.Mode.New;
             var gpus = parse.GetValue(dist.Gpus) > 1 ? $" --gpus {parse.GetValue(dist.Gpus)}" : "";

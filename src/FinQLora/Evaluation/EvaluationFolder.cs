@@ -1,16 +1,17 @@
 namespace FinQLora.Evaluation;
 
 /// <summary>
-/// An evaluation's output folder: <c>predictions.jsonl</c>, <c>metrics.json</c> and <c>summary.md</c>, which
-/// belong together. A folder that already holds files is refused unless <c>overwrite</c> (as a run folder is,
+/// An evaluation's output folder: <c>predictions.jsonl</c>, <c>metrics.json</c>, <c>summary.md</c> and
+/// <c>evaluation.json</c> (what was scored: <see cref="EvaluationInfo"/>), which belong together. A folder that already holds files is refused unless <c>overwrite</c> (as a run folder is,
 /// exit code 2), so an earlier evaluation is never replaced by accident and a new metrics.json never ends up
-/// beside older predictions. With overwrite the three files are replaced (other files are left alone).
+/// beside older predictions. With overwrite those files are replaced (other files are left alone).
 /// </summary>
 public static class EvaluationFolder
 {
     public const string Predictions = "predictions.jsonl";
     public const string Metrics = "metrics.json";
     public const string Summary = "summary.md";
+    public const string Info = EvaluationInfo.FileName;
     public const int ExitCode = 2;
 
     /// <summary>Makes <paramref name="dir"/> ready before any work is done; throws with the fix when it holds files and <paramref name="overwrite"/> is false.</summary>
@@ -29,11 +30,11 @@ public static class EvaluationFolder
     /// and row counts. The old metrics and summary go first, so a crash in between never leaves metrics beside
     /// predictions they were not computed from.
     /// </summary>
-    public static (SortedDictionary<string, SortedDictionary<string, double>> Metrics, Dictionary<string, int> Counts) Write(string dir, IReadOnlyList<Prediction> predictions)
+    public static (SortedDictionary<string, SortedDictionary<string, double>> Metrics, Dictionary<string, int> Counts) Write(string dir, IReadOnlyList<Prediction> predictions, EvaluationInfo? info = null)
     {
         DeleteScores(dir);
         PredictionsFile.Write(Path.Combine(dir, Predictions), predictions);
-        return Score(dir, predictions);
+        return Score(dir, predictions, info);
     }
 
     /// <summary>
@@ -43,22 +44,26 @@ public static class EvaluationFolder
     public static (SortedDictionary<string, SortedDictionary<string, double>> Metrics, Dictionary<string, int> Counts) Rescore(string dir, string predictionsPath, IReadOnlyList<Prediction> predictions)
     {
         var target = Path.Combine(dir, Predictions);
+        // the settings of the evaluation that made the predictions, when they lie beside them
+        var sourceDir = Path.GetDirectoryName(Path.GetFullPath(predictionsPath))!;
+        var info = SameFile(sourceDir, dir) ? EvaluationInfo.Read(dir) : EvaluationInfo.Read(sourceDir);
         DeleteScores(dir);
         if (!SameFile(predictionsPath, target)) IO.AtomicFile.Write(target, s => { using var input = File.OpenRead(predictionsPath); input.CopyTo(s); });
-        return Score(dir, predictions);
+        return Score(dir, predictions, info is null ? null : info with { Predictions = Path.GetFullPath(predictionsPath) });
     }
 
-    private static (SortedDictionary<string, SortedDictionary<string, double>>, Dictionary<string, int>) Score(string dir, IReadOnlyList<Prediction> predictions)
+    private static (SortedDictionary<string, SortedDictionary<string, double>>, Dictionary<string, int>) Score(string dir, IReadOnlyList<Prediction> predictions, EvaluationInfo? info)
     {
         var metrics = FlareScorer.Score(predictions);
         var counts = predictions.GroupBy(p => p.Task).ToDictionary(g => g.Key, g => g.Count());
         MetricsReport.Write(dir, metrics, counts);
+        (info is null ? null : info with { Rows = new SortedDictionary<string, int>(counts, StringComparer.Ordinal) })?.Write(dir);
         return (metrics, counts);
     }
 
     private static void DeleteScores(string dir)
     {
-        foreach (var f in new[] { Metrics, Summary }) File.Delete(Path.Combine(dir, f));
+        foreach (var f in new[] { Metrics, Summary, Info }) File.Delete(Path.Combine(dir, f));
     }
 
     private static bool SameFile(string a, string b) => string.Equals(RealPath(a), RealPath(b), StringComparison.Ordinal);

@@ -84,7 +84,8 @@ public static class CurriculumRunner
         // eval/ belongs to the curriculum's run folder (a resume or a re-run of the last step replaces it)
         var outDir = Path.Combine(cfg.Output, "eval");
         EvaluationFolder.Prepare(outDir, overwrite: true);
-        var (metrics, counts) = EvaluationFolder.Write(outDir, predictions);
+        var info = EvaluationInfo.For(last.Model.Path, modelDir, AdapterChain(cfg).Select(a => a.Dir).ToList(), quantize, settings);
+        var (metrics, counts) = EvaluationFolder.Write(outDir, predictions, info);
         log(MetricsReport.Markdown(metrics, counts));
     }
 }
