@@ -31,8 +31,9 @@ internal sealed class ModelOptions
     public ModelBundle Load(ParseResult parse)
     {
         var dir = Directory(parse);
-        var bundle = ModelBundle.Load(dir, LoadOptions(parse));
         var adapters = parse.GetValue(Adapters) ?? [];
+        AdapterBaseWarnings.Print(dir, adapters, parse.GetValue(Quantize)!.ToLowerInvariant());
+        var bundle = ModelBundle.Load(dir, LoadOptions(parse));
         if (adapters.Length > 0) FinQLora.Adapters.PeftAdapterFiles.AttachAll(bundle.Model, adapters);
         return bundle;
     }

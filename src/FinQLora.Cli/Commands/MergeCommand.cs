@@ -27,8 +27,10 @@ internal static class MergeCommand
         {
             var req = parse.GetValue(requantize)!.ToLowerInvariant();
             if (req is not ("none" or "nf4")) throw new FinQLoraException($"--requantize {req}: expected none or nf4");
+            var modelDir = TinyModel.Resolve(parse.GetValue(model)!, msg => Console.Error.WriteLine(msg));
+            AdapterBaseWarnings.Print(modelDir, parse.GetValue(adapters) ?? [], quantize: null);
             var result = LoraMerger.Merge(new MergeOptions(
-                TinyModel.Resolve(parse.GetValue(model)!, msg => Console.Error.WriteLine(msg)),
+                modelDir,
                 parse.GetValue(adapters) ?? [],
                 parse.GetValue(output)!,
                 DeviceSpec.ParseDType(parse.GetValue(dtype)!),
