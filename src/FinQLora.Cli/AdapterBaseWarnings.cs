@@ -18,9 +18,11 @@ internal static class AdapterBaseWarnings
         {
             var note = Path.Combine(adapters[i], InitAdapter.NoteFile);
             if (!File.Exists(note)) continue;
-            JsonObject o;
+            JsonObject? o = null;
+            string? unreadable = null;
             try { o = IO.JsonFile.ReadObject(note); }
-            catch (Exception e) when (e is FinQLoraException or System.Text.Json.JsonException) { yield return $"warning: {note}: unreadable ({e.Message}); the base it needs is not checked"; continue; }
+            catch (Exception e) when (e is FinQLoraException or System.Text.Json.JsonException) { unreadable = e.Message; }
+            if (o is null) { yield return $"warning: {note}: unreadable ({unreadable}); the base it needs is not checked"; continue; }
             string? S(string k) => o[k] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
             var init = S("init_adapter");
             var mode = S("init_adapter_mode");
