@@ -55,12 +55,13 @@ public static class Tables
     /// <summary>"tiny + stage1+stage2: 8 test rows per task (--limit 8)", or per task when they differ; null without evaluation.json.</summary>
     private static string? RowsNote(ResultsData r)
     {
-        if (r.Info?.Rows is not { Count: > 0 } rows) return null;
+        if (r.RowCounts is not { Count: > 0 } rows) return null;
         var counts = rows.Values.Distinct().ToList();
-        var limit = r.Info.Limit is { } l ? $" (limit {l} per task)" : "";
+        var limit = r.Info?.Limit is { } l ? $" (limit {l} per task)" : "";
+        var split = r.Info?.Split is { } s ? $"{s} " : "";
         return counts.Count == 1
-            ? $"{r.Label} scored {counts[0]} {r.Info.Split} rows per task{limit} on {string.Join(", ", rows.Keys)}."
-            : $"{r.Label} scored {r.Info.Split} rows{limit}: {string.Join(", ", rows.Select(kv => $"{kv.Key} {kv.Value}"))}.";
+            ? $"{r.Label} scored {counts[0]} {split}rows per task{limit} on {string.Join(", ", rows.Keys)}."
+            : $"{r.Label} scored {split}rows{limit}: {string.Join(", ", rows.Select(kv => $"{kv.Key} {kv.Value}"))}.";
     }
 
     /// <summary>The metric columns of the per-task table, in this order, with their headers; all in % but MCC (-1 to 1).</summary>
@@ -88,18 +89,19 @@ public static class Tables
     public static TableData? Settings(ResultsData r)
     {
         if (r.Info is not { } i) return null;
+        string V(string key) => i.Get(key) is { Length: > 0 } v ? v : "--";
         return new(["setting", "value"],
         [
             ["model", i.Model + (i.RandomWeights ? " (RANDOM weights)" : "")],
             ["adapters", i.Adapters.Count == 0 ? "none" : string.Join(", ", i.Adapters)],
-            ["quantize", i.Quantize],
-            ["data", $"{i.DataDir} ({i.Split} split)"],
-            ["rows per task", i.Rows is { } rows ? string.Join(", ", rows.Select(kv => $"{kv.Key} {kv.Value}")) : "--"],
-            ["limit", i.Limit?.ToString(CultureInfo.InvariantCulture) ?? "none"],
-            ["mode", i.Mode],
-            ["max new tokens", i.MaxNewTokens.ToString(CultureInfo.InvariantCulture)],
-            ["max length", i.MaxLength.ToString(CultureInfo.InvariantCulture)],
-            .. i.Predictions is { } p ? new[] { new[] { "re-scored from", p } } : [],
+            ["quantize", V("model.quantize")],
+            ["data", $"{V("data")} ({i.Split} split)"],
+            ["rows per task", r.RowCounts is { } rows ? string.Join(", ", rows.Select(kv => $"{kv.Key} {kv.Value}")) : "--"],
+            ["limit", V("limit")],
+            ["mode", V("mode")],
+            ["max new tokens", V("max_new_tokens")],
+            ["max length", V("max_length")],
+            .. i.Get("rescored_from") is { } p ? new[] { new[] { "re-scored from", p } } : [],
         ]);
     }
 

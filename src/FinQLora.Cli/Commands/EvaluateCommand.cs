@@ -51,7 +51,8 @@ internal static class EvaluateCommand
                     SkipMissing: parse.GetValue(tasks)!.Trim().Equals("all", StringComparison.OrdinalIgnoreCase));
                 EvaluationFolder.Prepare(outDir, parse.GetValue(overwrite));   // before the model runs: a refusal costs nothing
                 using var bundle = model.Load(parse);
-                var info = EvaluationInfo.For(parse.GetValue(model.Model)!, model.Directory(parse), parse.GetValue(model.Adapters) ?? [], parse.GetValue(model.Quantize)!, settings);
+                var info = EvaluationInfo.For(settings, parse.GetValue(model.Model)!, parse.GetValue(model.Adapters) ?? [], parse.GetValue(model.Quantize)!.ToLowerInvariant(),
+                    parse.GetValue(model.Device)!, parse.GetValue(model.DType)!);
                 (metrics, counts) = EvaluationFolder.Write(outDir, Run(bundle, settings), info);
             }
             if (Console.IsOutputRedirected) Console.Write(MetricsReport.Markdown(metrics, counts));

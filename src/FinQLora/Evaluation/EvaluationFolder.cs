@@ -49,15 +49,15 @@ public static class EvaluationFolder
         var info = SameFile(sourceDir, dir) ? EvaluationInfo.Read(dir) : EvaluationInfo.Read(sourceDir);
         DeleteScores(dir);
         if (!SameFile(predictionsPath, target)) IO.AtomicFile.Write(target, s => { using var input = File.OpenRead(predictionsPath); input.CopyTo(s); });
-        return Score(dir, predictions, info is null ? null : info with { Predictions = Path.GetFullPath(predictionsPath) });
+        return Score(dir, predictions, info?.With("rescored_from", Path.GetFullPath(predictionsPath)));
     }
 
     private static (SortedDictionary<string, SortedDictionary<string, double>>, Dictionary<string, int>) Score(string dir, IReadOnlyList<Prediction> predictions, EvaluationInfo? info)
     {
         var metrics = FlareScorer.Score(predictions);
         var counts = predictions.GroupBy(p => p.Task).ToDictionary(g => g.Key, g => g.Count());
+        info?.Write(dir);
         MetricsReport.Write(dir, metrics, counts);
-        (info is null ? null : info with { Rows = new SortedDictionary<string, int>(counts, StringComparer.Ordinal) })?.Write(dir);
         return (metrics, counts);
     }
 

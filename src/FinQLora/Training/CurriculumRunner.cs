@@ -84,7 +84,7 @@ public static class CurriculumRunner
         // eval/ belongs to the curriculum's run folder (a resume or a re-run of the last step replaces it)
         var outDir = Path.Combine(cfg.Output, "eval");
         EvaluationFolder.Prepare(outDir, overwrite: true);
-        var info = EvaluationInfo.For(last.Model.Path, modelDir, AdapterChain(cfg).Select(a => a.Dir).ToList(), quantize, settings);
+        var info = EvaluationInfo.For(settings, last.Model.Path, AdapterChain(cfg).Select(a => a.Dir).ToList(), quantize, last.Model.Device, last.Model.Dtype);
         var (metrics, counts) = EvaluationFolder.Write(outDir, predictions, info);
         log(MetricsReport.Markdown(metrics, counts));
     }

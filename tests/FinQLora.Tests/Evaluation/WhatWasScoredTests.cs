@@ -40,11 +40,11 @@ public class WhatWasScoredTests
             "--max-new-tokens", "2", "--output", eval);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var info = JsonNode.Parse(File.ReadAllText(Path.Combine(eval, "evaluation.json")))!.AsObject();
-        Assert.Equal("tiny", info["model"]!.GetValue<string>());
-        Assert.True(info["random_weights"]!.GetValue<bool>());
-        Assert.Empty(info["adapters"]!.AsArray());
-        Assert.Equal(2, info["limit"]!.GetValue<int>());
-        Assert.Equal(2, info["rows"]!["bigdata22"]!.GetValue<int>());
+        Assert.Equal("tiny", info["model.path"]!.GetValue<string>());
+        Assert.Equal("", info["model.adapters"]!.GetValue<string>());
+        Assert.Equal("2", info["limit"]!.GetValue<string>());
+        Assert.Equal("bigdata22", info["tasks"]!.GetValue<string>());
+        Assert.True(EvaluationInfo.Read(eval)!.RandomWeights);
         Assert.True(JsonNode.Parse(File.ReadAllText(Path.Combine(eval, "metrics.json")))!["bigdata22"]!["defaulted"] is not null);
 
         var report = Path.Combine(root, "report");
@@ -61,6 +61,6 @@ public class WhatWasScoredTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         var again = EvaluationInfo.Read(rescored)!;
         Assert.True(again.RandomWeights);
-        Assert.Equal(Path.Combine(eval, "predictions.jsonl"), again.Predictions);
+        Assert.Equal(Path.Combine(eval, "predictions.jsonl"), again.Get("rescored_from"));
     }
 }

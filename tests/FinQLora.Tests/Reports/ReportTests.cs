@@ -22,8 +22,12 @@ public class ReportTests
         var eval = Path.Combine(root, "curriculum", "eval");
         Directory.CreateDirectory(eval);
         File.WriteAllText(Path.Combine(eval, "metrics.json"), """{"fpb":{"acc":0.8,"f1":0.79,"missing":0.1},"finqa":{"acc":0.12},"bigdata22":{"acc":0.55,"missing":0.0,"defaulted":0.25},"ner":{"entity_f1":0.5}}""");
-        new EvaluationInfo("tiny", RandomWeights: true, [Path.Combine(run, "adapter")], "nf4", "samples", "test", "generate", Limit: 8, MaxNewTokens: 64, MaxLength: 1024,
-            Rows: new Dictionary<string, int> { ["bigdata22"] = 8, ["finqa"] = 8, ["fpb"] = 8, ["ner"] = 8 }).Write(eval);
+        new EvaluationInfo(new Dictionary<string, string>
+        {
+            ["model.path"] = "tiny", ["model.adapters"] = Path.Combine(run, "adapter") + " (stack)", ["model.quantize"] = "nf4", ["data"] = "/data/flare",
+            ["split"] = "test", ["mode"] = "generate", ["limit"] = "8", ["max_new_tokens"] = "64", ["max_length"] = "1024",
+        }).Write(eval);
+        File.WriteAllLines(Path.Combine(eval, "predictions.jsonl"), new[] { "bigdata22", "finqa", "fpb", "ner" }.SelectMany(t => Enumerable.Repeat($$"""{"task": "{{t}}"}""", 8)));
         File.WriteAllLines(Path.Combine(root, "bench.jsonl"), [
             """{"side":"finqlora","method":"qlora","shape":"llama3.1-8b","tokens_per_s":7800,"peak_reserved_gib":20,"resident_gib":5.5,"trainable_params":13631488,"storage_bytes":27262976}""",
             """{"side":"finqlora","method":"full","shape":"llama3.1-8b","tokens_per_s":6500,"peak_reserved_gib":120,"resident_gib":15,"trainable_params":8030261248,"storage_bytes":16060522496}""",
@@ -96,7 +100,8 @@ public class ReportTests
         // the settings: model (random), adapters, data, limit
         Assert.Contains("<tr><td>model</td><td>tiny (RANDOM weights)</td></tr>", html);
         Assert.Contains("<tr><td>limit</td><td>8</td></tr>", html);
-        Assert.Contains("<tr><td>data</td><td>samples (test split)</td></tr>", html);
+        Assert.Contains("<tr><td>data</td><td>/data/flare (test split)</td></tr>", html);
+        Assert.Contains($"<tr><td>adapters</td><td>{Path.Combine(root, "curriculum", "stage1", "adapter")}</td></tr>", html);
     }
 
     [Fact]
