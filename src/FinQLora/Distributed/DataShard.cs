@@ -1,20 +1,19 @@
 namespace FinQLora.Distributed;
 
 /// <summary>
-/// Which of the global batch's micro-batches a rank takes: the global order is the same on every
-/// rank (same seed), and rank r takes items r, r + W, r + 2W, … With a global batch of B rows and W
-/// ranks, each rank trains on B / W rows per step and the averaged gradient equals the single-process one.
+/// Which of an optimizer step's micro-batches a rank takes: the global order is the same on every rank (same
+/// seed), and rank r takes items r, r + W, r + 2W, … Summed over a rank's share and averaged over the ranks,
+/// the gradient equals the single-process one (the trainer scales each micro-batch's loss for it).
 /// </summary>
 public static class DataShard
 {
+    /// <summary>Rank <paramref name="rank"/>'s items of <paramref name="globalOrder"/>.</summary>
     public static IEnumerable<T> Take<T>(IEnumerable<T> globalOrder, int rank, int worldSize)
     {
         if (worldSize < 1 || rank < 0 || rank >= worldSize) throw new ArgumentOutOfRangeException(nameof(rank), $"rank {rank} of {worldSize}");
         return globalOrder.Where((_, i) => i % worldSize == rank);
     }
 
-    /// <summary>Rows per rank for a global batch; the global batch must divide evenly.</summary>
-    public static int LocalBatch(int globalBatch, int worldSize) =>
-        globalBatch % worldSize == 0 ? globalBatch / worldSize
-            : throw new FinQLoraException($"the global batch ({globalBatch} rows) must be a multiple of the number of GPUs ({worldSize}); change training.batch_size or --gpus");
+    /// <summary>The position in the global order of a rank's <paramref name="local"/>-th item.</summary>
+    public static int GlobalIndex(int local, int rank, int worldSize) => local * worldSize + rank;
 }

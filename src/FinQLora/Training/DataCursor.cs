@@ -1,57 +1,60 @@
+using FinQLora.Data;
+
 namespace FinQLora.Training;
 
+/// <summary>How the examples are cut into micro-batches: rows per batch, the pad id, and packing up to max_length.</summary>
+public sealed record BatchShape(int BatchSize, int PadId, bool Packing, int MaxLength);
+
 /// <summary>
-/// Walks the training examples in micro-batches, epoch after epoch, each epoch in its own shuffled
-/// order (<see cref="RngSeeds.Shuffle"/>). Its whole state is (epoch, index into that epoch's order),
-/// saved in <see cref="TrainerState.DataEpoch"/>/<see cref="TrainerState.DataIndex"/>, so a resumed run
-/// reads exactly the batches the uninterrupted run would have. A micro-batch never spans two epochs:
-/// the last one of an epoch may be short.
+/// Walks the training examples in micro-batches, epoch after epoch: epoch e's batches are
+/// <see cref="Batcher.Batches"/> seeded with <see cref="RngSeeds.ForEpoch"/>(seed, e). Its whole state is (epoch, index
+/// of the next batch in that epoch), saved as <see cref="TrainerState.DataEpoch"/>/<see cref="TrainerState.DataIndex"/>,
+/// so a resumed run reads exactly the batches the uninterrupted run would have. The epoch turns over when the next
+/// batch is drawn: after an epoch's last batch the position is (e, batches in e). A micro-batch never spans two epochs.
 /// </summary>
 public sealed class DataCursor
 {
-    private int[] _order;
+    private readonly IReadOnlyList<TokenizedExample> _examples;
+    private readonly BatchShape _shape;
+    private readonly long _seed;
+    private List<TrainBatch> _batches;
 
-    public int Count { get; }
-    public int BatchSize { get; }
-    public long Seed { get; }
     public int Epoch { get; private set; }
-    public int Index { get; private set; }
+    public long Index { get; private set; }
 
-    public DataCursor(int count, int batchSize, long seed, int epoch = 0, long index = 0)
+    public DataCursor(IReadOnlyList<TokenizedExample> examples, BatchShape shape, long seed, int epoch = 0, long index = 0)
     {
-        if (count <= 0) throw new FinQLoraException("no training examples: check data.dir and data.tasks (and whether data.max_length drops every example)");
-        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize));
-        if (index < 0 || index >= count) throw new ArgumentOutOfRangeException(nameof(index), index, $"data position must be in [0, {count})");
-        Count = count;
-        BatchSize = batchSize;
-        Seed = seed;
-        Epoch = epoch;
-        Index = (int)index;
-        _order = RngSeeds.Shuffle(count, seed, epoch);
+        (_examples, _shape, _seed) = (examples, shape, seed);
+        (Epoch, Index) = (epoch, index);
+        _batches = EpochBatches(epoch);
     }
 
-    /// <summary>Micro-batches in one epoch: ⌈count / batch_size⌉.</summary>
-    public int MicroBatchesPerEpoch => (Count + BatchSize - 1) / BatchSize;
-
-    /// <summary>Optimizer steps of a run: <paramref name="maxSteps"/> if set, else ⌈epochs × micro-batches per epoch / grad_accum⌉.</summary>
-    public long TotalSteps(int epochs, int gradAccum, int? maxSteps) =>
-        maxSteps ?? ((long)epochs * MicroBatchesPerEpoch + gradAccum - 1) / gradAccum;
+    /// <summary>Micro-batches in the current epoch.</summary>
+    public int BatchesInEpoch => _batches.Count;
 
     /// <summary>The position as a fractional epoch (metrics.jsonl's "epoch").</summary>
-    public double FractionalEpoch => Epoch + (double)Index / Count;
+    public double FractionalEpoch => Epoch + Index / (double)Math.Max(1, _batches.Count);
 
-    /// <summary>The example indices of the next micro-batch; advances the position (to the next epoch after the last batch).</summary>
-    public int[] Next()
+    /// <summary>The next micro-batch; advances the position (into the next epoch when this one is used up).</summary>
+    public TrainBatch Next()
     {
-        int n = Math.Min(BatchSize, Count - Index);
-        var batch = _order.AsSpan(Index, n).ToArray();
-        Index += n;
-        if (Index == Count)
+        if (Index >= _batches.Count)
         {
             Epoch++;
             Index = 0;
-            _order = RngSeeds.Shuffle(Count, Seed, Epoch);
+            _batches = EpochBatches(Epoch);
         }
-        return batch;
+        return _batches[(int)Index++];
     }
+
+    /// <summary>The next <paramref name="count"/> micro-batches, in order.</summary>
+    public IReadOnlyList<TrainBatch> Take(int count)
+    {
+        var taken = new TrainBatch[count];
+        for (int i = 0; i < count; i++) taken[i] = Next();
+        return taken;
+    }
+
+    private List<TrainBatch> EpochBatches(int epoch) =>
+        Batcher.Batches(_examples, _shape.BatchSize, _shape.PadId, RngSeeds.ForEpoch(_seed, epoch), _shape.Packing, _shape.MaxLength);
 }

@@ -20,7 +20,7 @@ public sealed record TrainerState
     public long TotalSteps { get; init; }
     /// <summary>The data position: the epoch (0-based) being read …</summary>
     public int DataEpoch { get; init; }
-    /// <summary>… and the index of the next example in that epoch's shuffled order (<see cref="RngSeeds.Shuffle"/>).</summary>
+    /// <summary>… and the index of the next micro-batch in that epoch's batch order (<see cref="DataCursor"/>).</summary>
     public long DataIndex { get; init; }
     /// <summary>training.seed: every random draw of the run derives from it.</summary>
     public long Seed { get; init; }

@@ -14,8 +14,7 @@ public class DataParallelTests
         Assert.Equal(new[] { 0, 3, 6, 9 }, shards[0]);
         Assert.Equal(new[] { 1, 4, 7 }, shards[1]);
         Assert.Equal(order, shards.SelectMany(s => s).Order());
-        Assert.Equal(4, DataShard.LocalBatch(8, 2));
-        Assert.Throws<FinQLoraException>(() => DataShard.LocalBatch(6, 4));
+        Assert.Equal(7, DataShard.GlobalIndex(local: 2, rank: 1, worldSize: 3));   // shards[1][2]
     }
 
     [Fact]

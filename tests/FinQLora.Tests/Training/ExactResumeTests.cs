@@ -19,6 +19,10 @@ public class ExactResumeTests
     private const int StepsPerEpoch = Examples / (Batch * Accum);
     private const int Total = StepsPerEpoch * Epochs;
 
+    /// <summary>Example i of the data, as the cursor sees it (its id names its row in <see cref="Data"/>).</summary>
+    private static readonly List<FinQLora.Data.TokenizedExample> Rows =
+        Enumerable.Range(0, Examples).Select(i => new FinQLora.Data.TokenizedExample("t", $"{i}", [1, 2], [-100, 2], false)).ToList();
+
     private static (Tensor X, Tensor Y) Data()
     {
         random.manual_seed(1);
@@ -50,10 +54,10 @@ public class ExactResumeTests
         {
             using var stepScope = NewDisposeScope();
             random.manual_seed(RngSeeds.ForStep(Seed, state.Step));
-            var cursor = new DataCursor(Examples, Batch, Seed, state.DataEpoch, state.DataIndex);
+            var cursor = new DataCursor(Rows, new BatchShape(Batch, PadId: 0, Packing: false, MaxLength: 0), Seed, state.DataEpoch, state.DataIndex);
             for (int m = 0; m < Accum; m++)
             {
-                var ids = tensor(cursor.Next().Select(i => (long)i).ToArray());
+                var ids = tensor(cursor.Next().Ids.Select(long.Parse).ToArray());
                 var input = nn.functional.dropout(x.index_select(0, ids), 0.25, training: true);  // [b, 4]
                 var loss = nn.functional.mse_loss(nn.functional.linear(input, weight, bias), y.index_select(0, ids)) / Accum;
                 loss.backward();

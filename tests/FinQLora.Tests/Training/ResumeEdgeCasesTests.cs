@@ -23,7 +23,7 @@ public class ResumeEdgeCasesTests
         Trainer.Run(Stage(straight, steps: 4, checkpointEvery: 2), new TrainOptions(), _ => { });
 
         var old = Path.Combine(root, "old");
-        Trainer.Run(Stage(old, steps: 4, checkpointEvery: 2), new TrainOptions(StopAfter: 2), _ => { });
+        Trainer.Run(Stage(old, steps: 4, checkpointEvery: 2), new TrainOptions(Hooks: TestHooks.StopAfter(2)), _ => { });
         var ckpt = Path.Combine(old, "checkpoints", CheckpointStore.NameOf(2));
         Assert.True(File.Exists(Path.Combine(ckpt, "optimizer.safetensors")));
         // make it what an older FinQLora wrote: the same bytes under optimizer.bin, named so in the manifest
@@ -42,7 +42,7 @@ public class ResumeEdgeCasesTests
     public void A_resume_whose_checkpoints_are_all_damaged_is_refused_and_deletes_nothing()
     {
         var output = Path.Combine(Fixtures.TempDir(), "run");
-        Trainer.Run(Stage(output, steps: 4, checkpointEvery: 2), new TrainOptions(StopAfter: 4), _ => { });
+        Trainer.Run(Stage(output, steps: 4, checkpointEvery: 2), new TrainOptions(Hooks: TestHooks.StopAfter(4)), _ => { });
         var checkpoints = Path.Combine(output, "checkpoints");
         var store = new CheckpointStore(checkpoints, 2);
         Assert.Equal([2L, 4L], store.List().Select(c => c.Step));

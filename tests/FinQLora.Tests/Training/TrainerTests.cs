@@ -39,7 +39,7 @@ public class TrainerTests
         Trainer.Run(SmallStage(straight, steps: 6, checkpointEvery: 2), new TrainOptions(), _ => { });
 
         var interrupted = Path.Combine(root, "interrupted");
-        var first = Trainer.Run(SmallStage(interrupted, steps: 6, checkpointEvery: 2), new TrainOptions(StopAfter: 3), _ => { });
+        var first = Trainer.Run(SmallStage(interrupted, steps: 6, checkpointEvery: 2), new TrainOptions(Hooks: TestHooks.StopAfter(3)), _ => { });
         Assert.True(first.Stopped);
         Trainer.Run(SmallStage(interrupted, steps: 6, checkpointEvery: 2), new TrainOptions(RunFolder.Mode.Resume), _ => { });
 
@@ -54,7 +54,7 @@ public class TrainerTests
     public void Live_tensors_do_not_grow_across_steps()
     {
         var counts = new List<long>();
-        Trainer.Run(SmallStage(Path.Combine(Fixtures.TempDir(), "run"), steps: 6), new TrainOptions(OnStepEnd: _ => counts.Add(LiveTensors())), _ => { });
+        Trainer.Run(SmallStage(Path.Combine(Fixtures.TempDir(), "run"), steps: 6), new TrainOptions(Hooks: TestHooks.OnStepEnd(_ => counts.Add(LiveTensors()))), _ => { });
         // after the first steps (optimizer state created lazily) the count must stay flat
         Assert.Equal(counts[2], counts[^1]);
     }
