@@ -47,7 +47,7 @@ internal static class TrainCommand
             var started = ShellWords.Join(["finqlora", "train", "--config", Path.GetFullPath(configPath), .. (parse.GetValue(set) ?? []).SelectMany(o => new[] { "--set", o }),
                 .. parse.GetValue(initAdapter) is { } ia ? new[] { "--init-adapter", ia } : [], .. parse.GetValue(maxSteps) is { } ms ? new[] { "--max-steps", ms.ToString(System.Globalization.CultureInfo.InvariantCulture) } : []]);
             var result = Trainer.Run(cfg, new TrainOptions(mode, parse.GetValue(maxSteps), started,
-                ResumeCommand: $"finqlora train --resume {cfg.Output}{gpus}"));
+                ResumeCommand: $"finqlora train --resume {cfg.Output}{gpus}", ConfigFile: configPath));
             Console.WriteLine(result.Stopped ? $"stopped at step {result.Steps}; outputs in {Path.GetFullPath(result.Output)}" : $"done: {Path.GetFullPath(result.Output)} (adapter: {result.AdapterDir})");
             return 0;
         });
