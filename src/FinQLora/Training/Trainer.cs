@@ -29,6 +29,7 @@ public static class Trainer
         log ??= Console.Error.WriteLine;
         var hooks = opts.Hooks ?? FaultInjection.FromEnvironment();
         var dist = DistributedContext.FromEnvironment();
+        if (dist.IsMain) RunFolder.Check(cfg.Output, opts.Mode);   // a folder refusal first: it is the cheapest to fix
         RunPreflight.Check(cfg, opts.ConfigFile, dist.WorldSize > 1);
         bool existed = Directory.Exists(cfg.Output);
         var run = RunSession.Open(cfg, opts, dist.IsMain);
