@@ -23,5 +23,7 @@ internal static class CommandCatalog
         MergeCommand.Create(),
         ParamsCommand.Create(),
         ConfigCommand.Create(),
+        ServeCommand.Create(),
+        ServeBenchCommand.Create(),
     ];
 }

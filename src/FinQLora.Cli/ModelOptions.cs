@@ -13,10 +13,11 @@ internal sealed class ModelOptions
     public readonly Option<string> Device = CliOptions.Device();
     public readonly Option<string> DType = CliOptions.DType();
 
-    public void AddTo(Command command)
+    /// <param name="withAdapters">false for commands that take adapters their own way (serve: NAME=DIR)</param>
+    public void AddTo(Command command, bool withAdapters = true)
     {
         command.Options.Add(Model);
-        command.Options.Add(Adapters);
+        if (withAdapters) command.Options.Add(Adapters);
         command.Options.Add(Quantize);
         command.Options.Add(Device);
         command.Options.Add(DType);
@@ -28,12 +29,14 @@ internal sealed class ModelOptions
     /// <summary>The model folder --model names ("tiny" resolved to the quickstart model, created at first use).</summary>
     public string Directory(ParseResult parse) => TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
 
+    /// <summary>The model without adapters ("tiny" made on first use).</summary>
+    public ModelBundle LoadBase(ParseResult parse) => ModelBundle.Load(Directory(parse), LoadOptions(parse));
+
     public ModelBundle Load(ParseResult parse)
     {
-        var dir = Directory(parse);
         var adapters = parse.GetValue(Adapters) ?? [];
-        AdapterBaseWarnings.Print(dir, adapters, parse.GetValue(Quantize)!.ToLowerInvariant());
-        var bundle = ModelBundle.Load(dir, LoadOptions(parse));
+        AdapterBaseWarnings.Print(Directory(parse), adapters, parse.GetValue(Quantize)!.ToLowerInvariant());
+        var bundle = LoadBase(parse);
         if (adapters.Length > 0) FinQLora.Adapters.PeftAdapterFiles.AttachAll(bundle.Model, adapters);
         return bundle;
     }
