@@ -4,8 +4,10 @@ using FinQLora.Config;
 using FinQLora.Evaluation;
 using FinQLora.Inference;
 using FinQLora.Model;
+using FinQLora.Serving;
 using FinQLora.Tasks;
 using FinQLora.Training;
+using Microsoft.Extensions.AI;
 using static TorchSharp.torch;
 
 // The configs and bundled FLARE samples that `finqlora init` writes; their data paths are relative to the working directory.
@@ -28,5 +30,13 @@ var predictions = Evaluator.Run(bundle, new EvaluationSettings([FlareTasks.Get("
 foreach (var (task, metrics) in FlareScorer.Score(predictions))
     Console.WriteLine($"{task}: {string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value:F3}"))}");
 
-// 3. Chat: FinQLora's IChatClient (Microsoft.Extensions.AI) is being added; once it is in FinQLora.Core, its use goes
-//    here (docs/API.md, "Chat").
+// 3. Chat through Microsoft.Extensions.AI's IChatClient: the base model and stage 1's adapter, chosen per call by
+//    ChatOptions.ModelId (docs/SERVING.md). The engine owns its model; calls from many threads batch together.
+var stage1 = CurriculumRunner.AdapterChain(config)[0];
+using var served = ServedModel.Create(ModelBundle.Load(modelDir, new ModelLoadOptions(CPU, ScalarType.Float32, Quantize: "nf4")),
+    "base", [new AdapterSpec("stage1", stage1.Dir)], new ServingLimits(MaxBatch: 2, MaxContext: 1024, MaxTokens: 16));
+using var engine = new ServingEngine(served);
+IChatClient chat = new FinQLoraChatClient(engine);
+var reply = await chat.GetResponseAsync("Is 'operating profit fell' positive, negative or neutral?",
+    new ChatOptions { ModelId = "stage1", MaxOutputTokens = 8, Temperature = 0 });
+Console.WriteLine($"chat (stage1): {reply.Text} ({reply.FinishReason}, {reply.Usage?.OutputTokenCount} tokens)");
