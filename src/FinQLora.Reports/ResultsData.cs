@@ -7,7 +7,7 @@ namespace FinQLora.Reports;
 /// One evaluation folder: its metrics.json, and its evaluation.json when present (what model, adapters and data
 /// were scored, how many rows per task). <see cref="Label"/> names the row in tables and figures.
 /// </summary>
-public sealed record ResultsData(string Dir, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Metrics, EvaluationInfo? Info = null, string? GivenLabel = null,
+public sealed record ResultsData(string Dir, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Metrics, EvaluationManifest? Info = null, string? GivenLabel = null,
     IReadOnlyDictionary<string, int>? RowCounts = null)
 {
     /// <summary>--label when given, else the model and adapters from evaluation.json, else the folder's name.</summary>
@@ -26,7 +26,7 @@ public sealed record ResultsData(string Dir, IReadOnlyDictionary<string, IReadOn
         var m = o.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<string, double>)(kv.Value as JsonObject ?? [])
             .Where(x => x.Value is JsonValue v && v.TryGetValue<double>(out _)).ToDictionary(x => x.Key, x => x.Value!.GetValue<double>()));
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        return new ResultsData(dir, m, EvaluationInfo.Read(folder), label, CountRows(Path.Combine(folder, EvaluationFolder.Predictions)));
+        return new ResultsData(dir, m, EvaluationManifest.Read(folder), label, CountRows(Path.Combine(folder, EvaluationFolder.Predictions)));
     }
 
     /// <summary>Lines per task of predictions.jsonl (its "task" field only), or null when there is none.</summary>

@@ -8,6 +8,12 @@ namespace FinQLora.Evaluation;
 /// evaluation.json: everything that decides an evaluation's predictions (the model as loaded, the tasks, data,
 /// row limit, batching, decoding and prompt settings), written when the evaluation starts. A resumed evaluation
 /// must find the same values, or its rows would mix two evaluations: <see cref="Differences"/> lists what changed.
+/// An object of strings: <c>tasks</c>, <c>data</c>, <c>split</c>, <c>limit</c> ("all" for none), <c>batch_size</c>,
+/// <c>max_new_tokens</c>, <c>mode</c>, <c>system</c>, <c>max_length</c>, and the model as loaded (<c>model.path</c>,
+/// "tiny" for the quickstart model; <c>model.adapters</c>, comma-separated, each optionally followed by " (stack)" or
+/// " (merge)"; <c>model.quantize</c>, <c>model.device</c>, <c>model.dtype</c>); a re-scored folder adds
+/// <c>rescored_from</c>. A report reads it to say which model (and whether its weights are random), which adapters
+/// and which data stand behind each number.
 /// </summary>
 public sealed record EvaluationManifest(IReadOnlyDictionary<string, string> Values)
 {
@@ -31,6 +37,40 @@ public sealed record EvaluationManifest(IReadOnlyDictionary<string, string> Valu
         foreach (var (k, value) in model) v["model." + k] = value;
         return new EvaluationManifest(v);
     }
+
+    public string? Get(string key) => Values.TryGetValue(key, out var v) ? v : null;
+
+    public string Model => Get("model.path") ?? "?";
+
+    /// <summary>The adapter folders, base first (their " (stack)"/" (merge)" notes dropped).</summary>
+    public IReadOnlyList<string> Adapters => (Get("model.adapters") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(a => a.EndsWith(')') && a.LastIndexOf(" (", StringComparison.Ordinal) is var i and > 0 ? a[..i] : a).ToList();
+
+    /// <summary>True for the quickstart's tiny model ("tiny", or a folder holding it): its weights are random.</summary>
+    public bool RandomWeights => Model == FinQLora.Model.TinyModel.Name || (Directory.Exists(Model) && FinQLora.Model.TinyModel.IsTinyModel(Model));
+
+    public int? Limit => int.TryParse(Get("limit"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    public string Split => Get("split") ?? "test";
+
+    /// <summary>
+    /// A short name for tables and legends: the model (its folder name; "tiny" for the quickstart model) and the
+    /// adapters applied to it, each named by its folder (a folder called "adapter" by the run folder above it).
+    /// </summary>
+    public string Label()
+    {
+        static string Name(string path)
+        {
+            var full = Path.GetFullPath(path).TrimEnd('/', '\\');
+            var name = Path.GetFileName(full);
+            return name == "adapter" ? Path.GetFileName(Path.GetDirectoryName(full)) ?? name : name;
+        }
+        var model = Model == FinQLora.Model.TinyModel.Name ? Model : Name(Model);
+        return Adapters.Count == 0 ? model : $"{model} + {string.Join("+", Adapters.Select(Name))}";
+    }
+
+    public EvaluationManifest With(string key, string value) =>
+        new(new SortedDictionary<string, string>(Values.ToDictionary(), StringComparer.Ordinal) { [key] = value });
 
     public void Write(string dir) =>
         IO.AtomicFile.WriteAllText(Path.Combine(dir, FileName),

@@ -44,7 +44,7 @@ public class WhatWasScoredTests
         Assert.Equal("", info["model.adapters"]!.GetValue<string>());
         Assert.Equal("2", info["limit"]!.GetValue<string>());
         Assert.Equal("bigdata22", info["tasks"]!.GetValue<string>());
-        Assert.True(EvaluationInfo.Read(eval)!.RandomWeights);
+        Assert.True(EvaluationManifest.Read(eval)!.RandomWeights);
         Assert.True(JsonNode.Parse(File.ReadAllText(Path.Combine(eval, "metrics.json")))!["bigdata22"]!["defaulted"] is not null);
 
         var report = Path.Combine(root, "report");
@@ -59,7 +59,7 @@ public class WhatWasScoredTests
         var rescored = Path.Combine(root, "rescored");
         r = CliProcess.Run("evaluate", "--predictions", Path.Combine(eval, "predictions.jsonl"), "--output", rescored);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        var again = EvaluationInfo.Read(rescored)!;
+        var again = EvaluationManifest.Read(rescored)!;
         Assert.True(again.RandomWeights);
         Assert.Equal(Path.Combine(eval, "predictions.jsonl"), again.Get("rescored_from"));
     }

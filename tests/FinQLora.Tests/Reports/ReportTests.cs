@@ -22,7 +22,7 @@ public class ReportTests
         var eval = Path.Combine(root, "curriculum", "eval");
         Directory.CreateDirectory(eval);
         File.WriteAllText(Path.Combine(eval, "metrics.json"), """{"fpb":{"acc":0.8,"f1":0.79,"missing":0.1},"finqa":{"acc":0.12},"bigdata22":{"acc":0.55,"missing":0.0,"defaulted":0.25},"ner":{"entity_f1":0.5}}""");
-        new EvaluationInfo(new Dictionary<string, string>
+        new EvaluationManifest(new Dictionary<string, string>
         {
             ["model.path"] = "tiny", ["model.adapters"] = Path.Combine(run, "adapter") + " (stack)", ["model.quantize"] = "nf4", ["data"] = "/data/flare",
             ["split"] = "test", ["mode"] = "generate", ["limit"] = "8", ["max_new_tokens"] = "64", ["max_length"] = "1024",
