@@ -2,12 +2,6 @@ using System.CommandLine;
 using FinQLora.Cli;
 
 FinQLora.Runtime.NativeBootstrap.Ensure();
-// the curriculum ends with the report; the drawing code lives outside the core library
-FinQLora.Training.CurriculumRunner.Report = (dir, log) =>
-{
-    var files = FinQLora.Reports.ReportBuilder.BuildForCurriculum(dir, log);
-    log($"report: {Path.GetDirectoryName(files[0])} ({files.Count} files)");
-};
 var root = new RootCommand("FinQLora: QLoRA fine-tuning of Llama-3 models on the FLARE financial benchmark, and its evaluation.");
 root.Options.Add(CliOptions.Verbose);
 foreach (var command in CommandCatalog.All())

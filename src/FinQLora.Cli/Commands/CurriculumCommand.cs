@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FinQLora.Config;
+using FinQLora.Curriculum;
 using FinQLora.Training;
 
 namespace FinQLora.Cli.Commands;
@@ -18,8 +19,14 @@ internal static class CurriculumCommand
         command.SetAction(parse =>
         {
             var cfg = ConfigLoader.LoadCurriculum(parse.GetValue(config)!, parse.GetValue(set) ?? []);
-            var output = CurriculumRunner.Run(cfg, parse.GetValue(resume), parse.GetValue(overwrite), "finqlora curriculum --config " + parse.GetValue(config));
-            Console.WriteLine($"outputs: {Path.GetFullPath(output)}");
+            var result = CurriculumRunner.Run(cfg, parse.GetValue(resume), parse.GetValue(overwrite), "finqlora curriculum --config " + parse.GetValue(config));
+            // the report is drawn here, after the curriculum: the drawing code lives outside the core library
+            if (result.Finished && cfg.Report)
+            {
+                var files = FinQLora.Reports.ReportBuilder.BuildForCurriculum(result.Output, Console.Error.WriteLine);
+                Console.Error.WriteLine($"report: {Path.GetDirectoryName(files[0])} ({files.Count} files)");
+            }
+            Console.WriteLine($"outputs: {Path.GetFullPath(result.Output)}");
             return 0;
         });
         return command;

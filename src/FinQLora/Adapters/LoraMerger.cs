@@ -115,11 +115,11 @@ public static partial class LoraMerger
 
     private static bool IsProjectionWeight(string name) =>
         name.StartsWith("model.layers.", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
-        && LlamaBuilder.ProjectionNames.Any(p => name.EndsWith($".{p}.weight", StringComparison.Ordinal));
+        && LlamaProjections.Names.Any(p => name.EndsWith($".{p}.weight", StringComparison.Ordinal));
 
     // bitsandbytes' companions of a 4-bit weight: P.weight.absmax, .quant_map, .nested_absmax, .nested_quant_map, .quant_state.bitsandbytes__nf4
     private static bool IsQuantStateTensor(string name) =>
-        LlamaBuilder.ProjectionNames.Any(p => name.Contains($".{p}.weight.", StringComparison.Ordinal));
+        LlamaProjections.Names.Any(p => name.Contains($".{p}.weight.", StringComparison.Ordinal));
 
     /// <summary>Embeddings first, then layer by layer, then the rest: shards hold whole layers in order.</summary>
     private static IEnumerable<string> OrderedNames(IEnumerable<string> names) =>

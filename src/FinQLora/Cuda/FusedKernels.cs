@@ -1,4 +1,3 @@
-using FinQLora.Model;
 using static TorchSharp.torch;
 
 namespace FinQLora.Cuda;
@@ -8,7 +7,7 @@ namespace FinQLora.Cuda;
 /// TorchSharp ops take several (and a launch each): RMSNorm forward and input-gradient, and rotary
 /// embedding forward and backward. Every rounding of the forward passes is the one the tensor-ops
 /// path does (fp32 math, bf16 results), except the order of RMSNorm's sum of squares. Used by
-/// <see cref="RmsNorm"/> and <see cref="RotaryEmbedding"/> for bf16 tensors on CUDA, unless
+/// <c>Model.RmsNorm</c> and <c>Model.RotaryEmbedding</c> for bf16 tensors on CUDA, unless
 /// FINQLORA_FUSED=0; the tensor-ops path stays for the CPU, other dtypes and as the test reference.
 /// </summary>
 public static class FusedKernels

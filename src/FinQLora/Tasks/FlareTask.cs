@@ -17,7 +17,7 @@ public enum TaskKind
 
 /// <summary>
 /// One FLARE task: where its data lives on the Hub, its splits, and how it is scored
-/// (../shared/reference/flare.md). The data loaders and the evaluator both read these.
+/// (docs/DATA.md). The data loaders and the evaluator both read these.
 /// </summary>
 public sealed record FlareTask(
     string Name,

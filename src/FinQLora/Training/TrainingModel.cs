@@ -2,6 +2,7 @@ using FinQLora.Adapters;
 using FinQLora.Config;
 using FinQLora.Distributed;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

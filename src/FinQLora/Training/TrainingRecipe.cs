@@ -5,6 +5,8 @@ using FinQLora.Cuda;
 using FinQLora.Data;
 using FinQLora.Distributed;
 using FinQLora.Monitoring;
+using FinQLora.Runs;
+using FinQLora.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

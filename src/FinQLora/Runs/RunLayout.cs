@@ -1,4 +1,4 @@
-namespace FinQLora.Training;
+namespace FinQLora.Runs;
 
 /// <summary>
 /// The files of a run folder, in one place:
@@ -22,20 +22,10 @@ public sealed record RunLayout(string Output)
 
     public static string FinalAdapterDirOf(string output) => Path.Combine(output, AdapterDir);
 
-    /// <summary>The optimizer file of a checkpoint folder: <see cref="OptimizerFile"/>, or <see cref="LegacyOptimizerFile"/> in an older checkpoint.</summary>
-    public static string OptimizerFileIn(string checkpointDir)
-    {
-        var current = Path.Combine(checkpointDir, OptimizerFile);
-        var legacy = Path.Combine(checkpointDir, LegacyOptimizerFile);
-        return !File.Exists(current) && File.Exists(legacy) ? legacy : current;
-    }
-
     // the files inside a checkpoint folder (CheckpointStore adds manifest.json and COMPLETE)
     public const string AdapterDir = "adapter";
     public const string TrainableFile = "trainable.safetensors";
     public const string OptimizerFile = "optimizer.safetensors";  // AdamW.Save
-    /// <summary>The optimizer file's name before 2026-11-29 (safetensors content despite the name); still read on resume.</summary>
-    public const string LegacyOptimizerFile = "optimizer.bin";
     public const string TrainerStateFile = "trainer_state.json";
     public const string ConfigFile = "config.yaml";
 }

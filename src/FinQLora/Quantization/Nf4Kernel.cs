@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
-using FinQLora.Quantization;
+using FinQLora.Cuda;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace FinQLora.Cuda;
+namespace FinQLora.Quantization;
 
 /// <summary>
 /// Fused 4-bit dequantization on CUDA. Lane l of a warp takes 32-bit word k*32+l of the warp's
