@@ -101,9 +101,9 @@ public static class FusedKernels
     /// <summary>True when the fused path applies to <paramref name="t"/>: bf16 on CUDA, not disabled, and the kernels built.</summary>
     public static bool AppliesTo(Tensor t) =>
         _failure is null && t.device_type == TorchSharp.DeviceType.CUDA && t.dtype == ScalarType.BFloat16
-        && Environment.GetEnvironmentVariable(DisableEnv) is not ("0" or "false" or "off");
+        && Runtime.EnvironmentSettings.Current.FusedKernels;
 
-    /// <summary>Runs <paramref name="launch"/>; if the kernels cannot be built, warns once and returns false (callers fall back to ops).</summary>
+    /// <summary>The compiled <paramref name="kernel"/> on <paramref name="t"/>'s GPU; if the kernels cannot be built, warns once and returns zero (callers fall back to ops).</summary>
     private static IntPtr FunctionOrNull(Tensor t, string kernel)
     {
         try { return Module.Function(t.device_index < 0 ? 0 : t.device_index, kernel); }

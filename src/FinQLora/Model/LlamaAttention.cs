@@ -4,7 +4,7 @@ namespace FinQLora.Model;
 
 /// <summary>
 /// Grouped-query self-attention. The four projections are given (Linear, Nf4Linear or a LoRA
-/// wrapper, chosen by <see cref="LlamaBuilder"/>); attention runs through scaled_dot_product_attention.
+/// wrapper, chosen by <c>Loading.LlamaBuilder</c>); attention runs through scaled_dot_product_attention.
 /// </summary>
 public sealed class LlamaAttention : nn.Module
 {

@@ -16,7 +16,7 @@ public static class BnbNf4Format
 {
     public const string StateKeyPrefix = ".weight.quant_state.bitsandbytes__";
 
-    /// <summary>True when <paramref name="lookup"/> has a 4-bit quant state for module <paramref name="prefix"/>.</summary>
+    /// <summary>True when <paramref name="contains"/> finds a 4-bit quant state for module <paramref name="prefix"/>.</summary>
     public static bool IsQuantized(string prefix, Func<string, bool> contains) =>
         contains(prefix + StateKeyPrefix + "nf4") || contains(prefix + StateKeyPrefix + "fp4");
 

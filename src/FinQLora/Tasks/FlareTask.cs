@@ -19,6 +19,7 @@ public enum TaskKind
 /// One FLARE task: where its data lives on the Hub, its splits, and how it is scored
 /// (docs/DATA.md). The data loaders and the evaluator both read these.
 /// </summary>
+/// <param name="Stage">the curriculum stage the paper trains it in: 1 = complex (QA, stock movement), 2 = simple</param>
 public sealed record FlareTask(
     string Name,
     string HubDataset,
@@ -26,7 +27,6 @@ public sealed record FlareTask(
     IReadOnlyList<string> Choices,
     IReadOnlyList<string> Splits,
     IReadOnlyList<string> Metrics,
-    /// <summary>Curriculum stage the paper trains it in: 1 = complex (QA, stock movement), 2 = simple.</summary>
     int Stage,
     bool MultiTurn = false)
 {

@@ -36,7 +36,7 @@ public sealed class TrainingModel : IDisposable
         var t = cfg.Training;
         // a launched rank sees only its own GPU (CUDA_VISIBLE_DEVICES), as cuda:0
         var device = dist.WorldSize > 1
-            ? new Device(TorchSharp.DeviceType.CUDA, Environment.GetEnvironmentVariable("FINQLORA_ONE_GPU_PER_PROCESS") == "1" ? 0 : dist.LocalRank)
+            ? new Device(TorchSharp.DeviceType.CUDA, Runtime.EnvironmentSettings.Current.OneGpuPerProcess ? 0 : dist.LocalRank)
             : DeviceSpec.Parse(cfg.Model.Device);
         var dtype = DeviceSpec.ParseDType(cfg.Model.Dtype);
         string quantize = t.Method == TrainingMethod.Qlora || cfg.Model.Quantize == Quantize.Nf4 ? "nf4" : "none";

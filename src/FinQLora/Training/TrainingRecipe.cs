@@ -54,7 +54,7 @@ public sealed class TrainingRecipe : IDisposable
     {
         (_cfg, _dist, _run, _hooks, _log) = (cfg, dist, run, hooks, log);
         _resumeCommand = opts.ResumeCommandFor(cfg.Output);
-        _debugDataParallel = Environment.GetEnvironmentVariable("FINQLORA_DEBUG_DP") == "1" ? log : _ => { };
+        _debugDataParallel = Runtime.EnvironmentSettings.Current.DebugDataParallel ? log : _ => { };
         var t = cfg.Training;
         try
         {
