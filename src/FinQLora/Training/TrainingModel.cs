@@ -54,7 +54,7 @@ public sealed class TrainingModel : IDisposable
     {
         var t = cfg.Training;
         var initBase = initAdapter is null ? null : InitAdapter.Apply(Model, initAdapter, cfg.InitAdapterMode, ModelDir, InitAdapterName, m => log($"[{cfg.Stage}] {m}"));
-        var lora = new LoraSettings(cfg.Lora.R, cfg.Lora.Alpha, cfg.Lora.Dropout, cfg.Lora.Targets, cfg.Lora.Rslora, cfg.Lora.Layers, cfg.Lora.TrainableDtype).Validated(Model.Config.NumHiddenLayers);
+        var lora = cfg.Lora.ToSettings().Validated(Model.Config.NumHiddenLayers);
         IReadOnlyList<(string Name, Parameter Param)> trainable;
         if (t.Method == TrainingMethod.Full)
         {
