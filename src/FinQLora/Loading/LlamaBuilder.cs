@@ -20,9 +20,11 @@ public delegate nn.Module<Tensor, Tensor> ProjectionFactory(string modulePath, I
 /// </summary>
 public static class LlamaBuilder
 {
-    public static LlamaForCausalLM Load(string dir, ModelLoadOptions options)
+    public static LlamaForCausalLM Load(string dir, ModelLoadOptions options) => Load(dir, LlamaConfig.Load(dir), options);
+
+    /// <summary>The model in folder <paramref name="dir"/>, whose config.json the caller has read already.</summary>
+    public static LlamaForCausalLM Load(string dir, LlamaConfig config, ModelLoadOptions options)
     {
-        var config = LlamaConfig.Load(dir);
         var weights = ModelWeights.Open(dir);
         try
         {
