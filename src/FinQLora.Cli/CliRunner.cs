@@ -27,7 +27,7 @@ internal static class CliRunner
         var inner = e is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : e;
         if (inner is not FinQLoraException && FinQLora.IO.DiskFullException.Is(inner))  // e.g. a log line appended to a full disk
             inner = new FinQLora.IO.DiskFullException($"the disk is full: {inner.Message}. Free space or choose another output folder", "", null, inner);
-        Console.Error.WriteLine($"error: {Printable(inner.Message)}");
+        Console.Error.WriteLine($"error: {Printable(verbose || inner is FinQLoraException ? inner.Message : NativeFramesCut(inner.Message))}");
         if (verbose) Console.Error.WriteLine(inner);
         else if (inner is not FinQLoraException) Console.Error.WriteLine("(run with --verbose for details)");
         return inner is FinQLoraException fe ? fe.ExitCode : 1;
@@ -37,6 +37,17 @@ internal static class CliRunner
     /// Messages quote names and values from input files; their control characters (escape sequences, carriage
     /// returns) are shown as \uXXXX so a crafted file cannot rewrite the terminal. Line breaks stay.
     /// </summary>
-    public static string Printable(string message) =>
-        string.Concat(message.Select(c => char.IsControl(c) && c != '\n' ? $"\\u{(int)c:x4}" : c.ToString()));
+    public static string Printable(string message) => PrintableWriter.Escape(message);
+
+    /// <summary>
+    /// libtorch's errors carry the C++ frames under the message ("Exception raised from … frame #0: …", 13-23
+    /// lines); without --verbose only the message itself is printed.
+    /// </summary>
+    public static string NativeFramesCut(string message)
+    {
+        var lines = message.Split('\n');
+        var kept = lines.TakeWhile(l => !l.StartsWith("Exception raised from", StringComparison.Ordinal) && !l.TrimStart().StartsWith("frame #", StringComparison.Ordinal))
+                        .Select(l => l.TrimEnd()).Where(l => l.Length > 0).ToList();
+        return kept.Count == 0 ? lines[0] : string.Join(" ", kept);
+    }
 }

@@ -9,6 +9,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All() =>
     [
         EnvCommand.Create(),
+        InitCommand.Create(),
         TokenizeCommand.Create(),
         ScoreCommand.Create(),
         GenerateCommand.Create(),
@@ -23,5 +24,7 @@ internal static class CommandCatalog
         MergeCommand.Create(),
         ParamsCommand.Create(),
         ConfigCommand.Create(),
+        ServeCommand.Create(),
+        ServeBenchCommand.Create(),
     ];
 }

@@ -14,10 +14,11 @@ internal sealed class ModelOptions
     public readonly Option<string> Device = CliOptions.Device();
     public readonly Option<string> DType = CliOptions.DType();
 
-    public void AddTo(Command command)
+    /// <param name="withAdapters">false for commands that take adapters their own way (serve: NAME=DIR)</param>
+    public void AddTo(Command command, bool withAdapters = true)
     {
         command.Options.Add(Model);
-        command.Options.Add(Adapters);
+        if (withAdapters) command.Options.Add(Adapters);
         command.Options.Add(Quantize);
         command.Options.Add(Device);
         command.Options.Add(DType);
@@ -26,10 +27,30 @@ internal sealed class ModelOptions
     public ModelLoadOptions LoadOptions(ParseResult parse) =>
         new(DeviceSpec.Parse(parse.GetValue(Device)!), DeviceSpec.ParseDType(parse.GetValue(DType)!), parse.GetValue(Quantize)!.ToLowerInvariant());
 
-    public ModelBundle Load(ParseResult parse)
+    /// <summary>The model as these options load it, for an evaluation's manifest: paths made absolute (except "tiny").</summary>
+    public IReadOnlyDictionary<string, string> Describe(ParseResult parse)
+    {
+        static string Full(string p) => p == "tiny" ? p : Path.GetFullPath(p);
+        return new Dictionary<string, string>
+        {
+            ["path"] = Full(parse.GetValue(Model)!),
+            ["adapters"] = string.Join(",", (parse.GetValue(Adapters) ?? []).Select(Full)),
+            ["quantize"] = parse.GetValue(Quantize)!.ToLowerInvariant(),
+            ["device"] = parse.GetValue(Device)!,
+            ["dtype"] = parse.GetValue(DType)!,
+        };
+    }
+
+    /// <summary>The model without adapters ("tiny" made on first use).</summary>
+    public ModelBundle LoadBase(ParseResult parse)
     {
         var dir = TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
-        var bundle = ModelBundle.Load(dir, LoadOptions(parse));
+        return ModelBundle.Load(dir, LoadOptions(parse));
+    }
+
+    public ModelBundle Load(ParseResult parse)
+    {
+        var bundle = LoadBase(parse);
         var adapters = parse.GetValue(Adapters) ?? [];
         if (adapters.Length > 0) FinQLora.Adapters.PeftAdapterFiles.AttachAll(bundle.Model, adapters);
         return bundle;

@@ -1,4 +1,5 @@
 using FinQLora.Cli;
 
 FinQLora.Runtime.NativeBootstrap.Ensure();
+PrintableWriter.Install();
 return CliApp.Run(args);

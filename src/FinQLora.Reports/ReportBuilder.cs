@@ -25,6 +25,7 @@ public static class ReportBuilder
         string Out(string name) { var p = Path.Combine(output, name); files.Add(p); return p; }
         TrainingCurves.Save(Out("training_curves.png"), runs);
         GpuUtilization.Save(Out("gpu_utilization.png"), runs);
+        if (TaskMetricCurves.Save(Path.Combine(output, "task_metrics.png"), runs)) files.Add(Path.Combine(output, "task_metrics.png"));
         Comparisons.Performance(Out("performance_comparison.png"), results);
         Comparisons.Efficiency(Out("efficiency_comparison.png"), bench);
         IO.AtomicFile.WriteAllText(Out("results.tex"), Tables.ResultsTex(results));

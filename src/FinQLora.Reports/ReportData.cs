@@ -29,7 +29,7 @@ public sealed record RunData(string Dir, string Name, IReadOnlyList<TrainMetrics
                 }
                 catch (JsonException) { }   // a torn last line of a killed run
             }
-        string? Text(string f) => File.Exists(Path.Combine(dir, f)) ? File.ReadAllText(Path.Combine(dir, f)) : null;
+        string? Text(string f) => File.Exists(Path.Combine(dir, f)) ? IO.InputFile.ReadText(Path.Combine(dir, f), IO.JsonFile.MaxConfigBytes) : null;
         return new RunData(dir, Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/')), train, val, gpu, Text("config.yaml"), Text("env.json"));
     }
 
@@ -63,7 +63,7 @@ public sealed record BenchRow(string Side, string Method, string Shape, double? 
     public static IEnumerable<BenchRow> Load(string path)
     {
         if (!File.Exists(path)) throw new FinQLoraException($"--bench {path}: file not found");
-        var text = File.ReadAllText(path).Trim();
+        var text = IO.InputFile.ReadText(path, IO.JsonFile.MaxConfigBytes).Trim();
         IEnumerable<JsonNode?> nodes = text.StartsWith('[') ? JsonNode.Parse(text)!.AsArray() : text.Split('\n').Where(l => l.Trim().Length > 0).Select(l => JsonNode.Parse(l));
         foreach (var n in nodes)
         {

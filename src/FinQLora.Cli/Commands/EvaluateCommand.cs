@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using FinQLora.Evaluation;
 using FinQLora.Tasks;
 using Spectre.Console;
@@ -24,16 +23,19 @@ internal static class EvaluateCommand
         var maxLength = new Option<int>("--max-length") { Description = "Longest prompt + answer in tokens; longer contexts are cut in the middle.", DefaultValueFactory = _ => 4096 };
         var predictions = new Option<string?>("--predictions") { Description = "Re-score this predictions.jsonl instead of running a model (it is copied into --output)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the predictions.jsonl, metrics.json and summary.md of an earlier evaluation in --output (a folder that holds files is refused without it)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the interrupted evaluation in --output (same options): its finished rows are kept, only the missing ones run; a finished one is not run again." };
         var command = new Command("evaluate", "Evaluate on FLARE tasks (greedy generation, PIXIU's parsing and metrics), or re-score saved predictions with --predictions.");
         model.AddTo(command);
-        foreach (var o in new Option[] { tasks, data, output, limit, batch, maxNew, mode, system, maxLength, predictions, overwrite }) command.Options.Add(o);
+        foreach (var o in new Option[] { tasks, data, output, limit, batch, maxNew, mode, system, maxLength, predictions, overwrite, resume }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var outDir = parse.GetValue(output)!;
             SortedDictionary<string, SortedDictionary<string, double>> metrics;
             Dictionary<string, int> counts;
+            bool resuming = parse.GetValue(resume);
             if (parse.GetValue(predictions) is { } predPath)
             {
+                if (resuming) throw new FinQLoraException("--resume continues an evaluation with a model; re-scoring (--predictions) has nothing to resume: leave --resume out", EvaluationFolder.ExitCode);
                 var preds = PredictionsFile.Read(predPath);
                 EvaluationFolder.Prepare(outDir, parse.GetValue(overwrite));
                 (metrics, counts) = EvaluationFolder.Rescore(outDir, predPath, preds);
@@ -45,9 +47,22 @@ internal static class EvaluateCommand
                 var settings = new EvaluationSettings(FlareTasks.Parse(parse.GetValue(tasks)!), dataDir, parse.GetValue(limit), parse.GetValue(batch),
                     parse.GetValue(maxNew), parse.GetValue(mode)!, parse.GetValue(system), parse.GetValue(maxLength),
                     SkipMissing: parse.GetValue(tasks)!.Trim().Equals("all", StringComparison.OrdinalIgnoreCase));
-                EvaluationFolder.Prepare(outDir, parse.GetValue(overwrite));   // before the model runs: a refusal costs nothing
+                var manifest = EvaluationManifest.For(settings, model.Describe(parse));
+                // before the model loads: a refusal costs nothing
+                if (resuming && parse.GetValue(overwrite))
+                    throw new FinQLoraException("--resume and --overwrite contradict each other: --resume keeps the finished rows in --output, --overwrite starts again; pass one", EvaluationFolder.ExitCode);
+                if (resuming && CheckResume(outDir, manifest) == EvaluationFolder.State.Finished)
+                {
+                    Console.Error.WriteLine($"{outDir}: this evaluation is finished (metrics.json is written); nothing to run");
+                    Console.Write(File.ReadAllText(Path.Combine(outDir, EvaluationFolder.Summary)));
+                    Console.WriteLine($"wrote {Path.GetFullPath(outDir)}");
+                    return 0;
+                }
+                if (!resuming) EvaluationFolder.Prepare(outDir, parse.GetValue(overwrite));
                 using var bundle = model.Load(parse);
-                (metrics, counts) = EvaluationFolder.Write(outDir, Run(bundle, settings));
+                List<Prediction> all;
+                using (var store = EvaluationFolder.Begin(outDir, manifest, resuming, msg => Console.Error.WriteLine(msg))) all = Run(bundle, settings, store);
+                (metrics, counts) = EvaluationFolder.Write(outDir, all);
             }
             if (Console.IsOutputRedirected) Console.Write(MetricsReport.Markdown(metrics, counts));
             else AnsiConsole.Write(SummaryTable(metrics, counts));
@@ -69,23 +84,39 @@ internal static class EvaluateCommand
         return table.Caption("fractions (0-1); num_acc is FinQLora's numeric-tolerance accuracy, not a FLARE metric");
     }
 
-    /// <summary>Runs the evaluator with a progress display (rows/s and tokens/s), plain lines when output is redirected.</summary>
-    internal static List<Prediction> Run(Inference.ModelBundle bundle, EvaluationSettings settings)
+    /// <summary>The state of the evaluation --resume continues; refuses (exit 2) a folder with nothing to resume or with other settings.</summary>
+    private static EvaluationFolder.State CheckResume(string outDir, EvaluationManifest manifest)
     {
-        var clock = Stopwatch.StartNew();
+        var state = EvaluationFolder.StateOf(outDir, manifest, out var differences);
+        return state switch
+        {
+            EvaluationFolder.State.None => throw new FinQLoraException(
+                $"--resume: {outDir} holds no evaluation to resume (no {EvaluationManifest.FileName}); start it without --resume", EvaluationFolder.ExitCode),
+            EvaluationFolder.State.Other => throw new FinQLoraException(
+                $"--resume: the evaluation in {outDir} was started with other settings, and resuming it would mix two evaluations. Differences (saved → now): " +
+                $"{string.Join("; ", differences)}. Resume with the options it was started with, or start again with --overwrite (or another --output).", EvaluationFolder.ExitCode),
+            _ => state,
+        };
+    }
+
+    /// <summary>
+    /// Runs the evaluator with a progress display per task (rows, rate and ETA on the task's own clock), plain lines
+    /// (<see cref="EvaluationProgress.Line"/>) when output is redirected.
+    /// </summary>
+    internal static List<Prediction> Run(Inference.ModelBundle bundle, EvaluationSettings settings, PredictionsLog store)
+    {
         if (Console.IsOutputRedirected || Console.IsErrorRedirected)
-            return Evaluator.Run(bundle, settings, msg => Console.Error.WriteLine(msg),
-                (task, done, total, tokens) => Console.Error.WriteLine($"{task}: {done}/{total} rows, {done / clock.Elapsed.TotalSeconds:F1} rows/s, {tokens / clock.Elapsed.TotalSeconds:F0} tokens/s"));
+            return Evaluator.Run(bundle, settings, store, msg => Console.Error.WriteLine(msg), p => Console.Error.WriteLine(p.Line()));
         List<Prediction> result = [];
-        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
             .Start(ctx =>
             {
                 var bars = new Dictionary<string, ProgressTask>();
-                result = Evaluator.Run(bundle, settings, msg => AnsiConsole.MarkupLine(Markup.Escape(msg)), (task, done, total, tokens) =>
+                result = Evaluator.Run(bundle, settings, store, msg => AnsiConsole.MarkupLine(Markup.Escape(PrintableWriter.Escape(msg))), p =>
                 {
-                    if (!bars.TryGetValue(task, out var bar)) bars[task] = bar = ctx.AddTask(task, maxValue: total);
-                    bar.Value = done;
-                    bar.Description = $"{task} {done / clock.Elapsed.TotalSeconds:F1} rows/s {tokens / clock.Elapsed.TotalSeconds:F0} tok/s";
+                    if (!bars.TryGetValue(p.Task, out var bar)) bars[p.Task] = bar = ctx.AddTask(p.Task, maxValue: p.Total);
+                    bar.Value = p.Done;
+                    bar.Description = Markup.Escape(p.Line());
                 });
             });
         return result;

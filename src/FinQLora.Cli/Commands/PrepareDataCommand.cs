@@ -44,7 +44,9 @@ internal static class PrepareDataCommand
                 Log($"downloading from {settings.EndpointUri().Host}{(settings.Token is null ? "" : $" (token from {settings.TokenSource})")} into {cacheDir}");
                 src = Download(selected, cacheDir, settings, Log);
             }
-            var result = DatasetPreparer.PrepareLocal(src, outDir, selected, parse.GetValue(skip), Log);
+            IReadOnlyList<PreparedTask> result;
+            try { result = DatasetPreparer.PrepareLocal(src, outDir, selected, parse.GetValue(skip), Log); }
+            catch (BadRowException e) { throw e.WithHint("use --skip-bad-rows to skip such rows"); }
             foreach (var t in result)
                 Console.WriteLine(t.NoDataReason is null
                     ? $"{t.Task,-10} {string.Join("  ", t.Splits.Select(s => $"{s.Key}: {s.Value.Rows}"))}"
@@ -65,7 +67,7 @@ internal static class PrepareDataCommand
                 .Start(ctx =>
                 {
                     var bars = new Dictionary<string, ProgressTask>();
-                    result = HubDownloader.Download(tasks, cacheDir, settings, m => AnsiConsole.MarkupLine(Markup.Escape(m)), p =>
+                    result = HubDownloader.Download(tasks, cacheDir, settings, m => AnsiConsole.MarkupLine(Markup.Escape(PrintableWriter.Escape(m))), p =>
                     {
                         if (!bars.TryGetValue(p.Path, out var bar)) bars[p.Path] = bar = ctx.AddTask(Markup.Escape(Path.GetFileName(p.Path)), maxValue: p.Total ?? 1);
                         if (p.Total is long t) bar.MaxValue = t;

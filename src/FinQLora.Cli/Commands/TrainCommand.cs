@@ -46,7 +46,7 @@ internal static class TrainCommand
             var gpus = parse.GetValue(dist.Gpus) > 1 ? $" --gpus {parse.GetValue(dist.Gpus)}" : "";
             var result = Trainer.Run(cfg, new TrainOptions(mode, parse.GetValue(maxSteps), "finqlora train --config " + configPath,
                 ResumeCommand: $"finqlora train --resume {cfg.Output}{gpus}"));
-            Console.WriteLine(result.Stopped ? $"stopped at step {result.Steps}; outputs in {Path.GetFullPath(result.Output)}" : $"done: {Path.GetFullPath(result.Output)} (adapter: {result.AdapterDir})");
+            Console.WriteLine(result.Stopped ? $"stopped at step {result.Steps}; outputs in {Path.GetFullPath(result.Output)}" : $"done: {Path.GetFullPath(result.Output)} ({(result.FullModel ? "model" : "adapter")}: {Path.GetFullPath(result.FinalDir)})");
             return 0;
         });
         return command;

@@ -49,6 +49,8 @@ public static class LoraInjector
     /// <summary>Attaches given A/B weights (e.g. loaded from a PEFT file) to one projection.</summary>
     public static IEnumerable<(string Key, Parameter Param)> Attach(LoraLinear layer, string path, string adapterName, Tensor a, Tensor b, LoraSettings s, bool trainable)
     {
+        if (a.dtype == ScalarType.Float16 && Math.Abs(s.Scaling) > 65504)
+            throw new FinQLoraException($"adapter '{adapterName}': its scaling {s.Scaling:G6} (lora_alpha / r) is infinite in float16 (largest 65504): use --dtype bfloat16 or float32");
         var adapter = new LoraAdapter
         {
             Name = adapterName, Scaling = s.Scaling, Dropout = s.Dropout,
@@ -59,8 +61,7 @@ public static class LoraInjector
     }
 
     public static IEnumerable<(string Path, LoraLinear Layer)> Targeted(LlamaForCausalLM model, LoraSettings s) =>
-        Projections(model).Where(p => s.Targets.Contains(p.Path[(p.Path.LastIndexOf('.') + 1)..])
-                                      && (s.Layers is null || s.Layers.Contains(LayerIndex(p.Path))));
+        Projections(model).Where(p => s.Applies(p.Path));
 
     public static int LayerIndex(string path) => int.Parse(path.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture);
 

@@ -34,6 +34,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ICastInputProjection
     /// <summary>The dtypes its adapters cast the input to (their A's).</summary>
     public IEnumerable<ScalarType> InputDTypes => _adapters.Select(a => a.A.dtype);
 
+    /// <summary>Per-row adapter choice (a server's batch of requests for different adapters); null: every adapter applies to every row.</summary>
+    public AdapterRouting? Routing { get; set; }
+
     public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, long inFeatures, long outFeatures) : base(nameof(LoraLinear))
     {
         base_layer = baseLayer;
@@ -80,11 +83,14 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ICastInputProjection
         var outDtype = result.dtype;
         foreach (var a in _adapters)
         {
+            var rows = Routing?.RowMask(a.Name);                                                      // [b, 1, 1] or null
+            if (Routing is not null && rows is null) continue;                                         // no row of this batch uses it
             var input = castInput is not null && castInput.dtype == a.A.dtype ? castInput : x.to(a.A.dtype);
             if (a.Dropout > 0 && training) input = nn.functional.dropout(input, a.Dropout, training: true);
             // the scaling multiplies the rank-r intermediate, not the [.., out] result as PEFT writes it: the same
             // maths (equal up to fp32 rounding) on out/r times fewer values, forward and backward
             var delta = nn.functional.linear(nn.functional.linear(input, a.A) * a.Scaling, a.B);   // [.., r] -> [.., out]
+            if (rows is not null) delta = delta * rows.to(delta.dtype);                                 // [b, s, out] · [b, 1, 1]
             result = result + delta.to(outDtype);
         }
         return result.MoveToOuterDisposeScope();

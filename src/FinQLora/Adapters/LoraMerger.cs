@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using FinQLora.IO;
 using FinQLora.Model;
 using FinQLora.Quantization;
@@ -9,7 +8,7 @@ namespace FinQLora.Adapters;
 
 /// <summary>What `finqlora merge` does: which base, which adapters, where to, in which dtype.</summary>
 public sealed record MergeOptions(string ModelDir, IReadOnlyList<string> AdapterDirs, string OutputDir,
-    ScalarType DType = ScalarType.BFloat16, bool RequantizeNf4 = false, long MaxShardBytes = 5_000_000_000, Device? Device = null);
+    ScalarType DType = ScalarType.BFloat16, bool RequantizeNf4 = false, long MaxShardBytes = HfModelFolder.DefaultMaxShardBytes, Device? Device = null);
 
 /// <summary>What was written.</summary>
 public sealed record MergeResult(string OutputDir, IReadOnlyList<string> WeightFiles, int MergedModules, bool BaseWasNf4);
@@ -24,11 +23,6 @@ public sealed record MergeResult(string OutputDir, IReadOnlyList<string> WeightF
 /// </summary>
 public static partial class LoraMerger
 {
-    /// <summary>Files besides the weights that a Hugging Face folder carries and the merged folder keeps.</summary>
-    public static readonly string[] CopiedFiles =
-        ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-         "chat_template.json", "generation_config.json", "LICENSE", "USE_POLICY.md"];
-
     public static MergeResult Merge(MergeOptions o)
     {
         if (o.AdapterDirs.Count == 0 && !o.RequantizeNf4) throw new FinQLoraException("merge needs at least one --adapter folder");
@@ -45,23 +39,22 @@ public static partial class LoraMerger
         if (nf4Base) BnbQuantizationConfig.Parse(JsonSerializer.SerializeToElement(config.QuantizationConfig));
 
         var adapters = PeftAdapterWeights.ReadAll(o.AdapterDirs, config);
-        var temp = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.tmp-{Environment.ProcessId}");
         try
         {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            IReadOnlyList<string> files;
             int merged = 0;
-            using (var weights = ModelWeights.Open(o.ModelDir))
-            using (var writer = new ShardedCheckpointWriter(temp, o.MaxShardBytes))
+            var files = HfModelFolder.Write(o.ModelDir, output, o.DType, o.RequantizeNf4, o.MaxShardBytes, writer =>
             {
+                using var weights = ModelWeights.Open(o.ModelDir);
+                CheckpointTensors.Check(config, weights, o.ModelDir);   // what score computes on this folder, or nothing
                 var source = new CheckpointWeights(weights);
-                foreach (var name in OrderedNames(weights.Names))
+                foreach (var name in HfModelFolder.OrderedNames(weights.Names))
                 {
                     using var scope = NewDisposeScope();
                     var module = name[..name.LastIndexOf('.')];
                     if (IsProjectionWeight(name))
                     {
                         var w = BaseWeight(module, source, device);                                  // [out, in] fp32
+                        LlamaProjections.CheckShape(config, module, w.shape);
                         bool touched = false;
                         foreach (var a in adapters)
                             if (a.Delta(module, device) is { } delta) { w.add_(delta); touched = true; }
@@ -82,22 +75,11 @@ public static partial class LoraMerger
                         writer.Add(name, weights.Load(name, CPU, isFloat ? o.DType : null).MoveToOuterDisposeScope());
                     }
                 }
-                files = writer.Finish();
-            }
-            int expected = adapters.SelectMany(a => a.ByModule.Keys).Distinct().Count();
-            if (merged != expected)
-                throw new FinQLoraException($"{o.ModelDir}: only {merged} of the {expected} projections the adapters change were found in the checkpoint");
-            WriteConfig(o.ModelDir, temp, o.DType, o.RequantizeNf4);
-            foreach (var f in CopiedFiles.Where(f => File.Exists(Path.Combine(o.ModelDir, f))))
-                File.Copy(Path.Combine(o.ModelDir, f), Path.Combine(temp, f));
-            if (Directory.Exists(output)) Directory.Delete(output);
-            Directory.Move(temp, output);
+                int expected = adapters.SelectMany(a => a.ByModule.Keys).Distinct().Count();
+                if (merged != expected)
+                    throw new FinQLoraException($"{o.ModelDir}: only {merged} of the {expected} projections the adapters change were found in the checkpoint");
+            });
             return new MergeResult(output, files, merged, nf4Base);
-        }
-        catch
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            throw;
         }
         finally
         {
@@ -120,24 +102,4 @@ public static partial class LoraMerger
     // bitsandbytes' companions of a 4-bit weight: P.weight.absmax, .quant_map, .nested_absmax, .nested_quant_map, .quant_state.bitsandbytes__nf4
     private static bool IsQuantStateTensor(string name) =>
         LlamaProjections.Names.Any(p => name.Contains($".{p}.weight.", StringComparison.Ordinal));
-
-    /// <summary>Embeddings first, then layer by layer, then the rest: shards hold whole layers in order.</summary>
-    private static IEnumerable<string> OrderedNames(IEnumerable<string> names) =>
-        names.OrderBy(n => n.StartsWith("model.embed_tokens", StringComparison.Ordinal) ? -1
-                           : n.StartsWith("model.layers.", StringComparison.Ordinal) ? LoraInjector.LayerIndex(n) : int.MaxValue)
-             .ThenBy(n => n, StringComparer.Ordinal);
-
-    private static void WriteConfig(string modelDir, string outDir, ScalarType dtype, bool nf4)
-    {
-        var path = Path.Combine(modelDir, "config.json");
-        var config = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-        var name = BnbQuantizationConfig.DTypeName(dtype);
-        bool any = false;
-        foreach (var key in new[] { "torch_dtype", "dtype" })
-            if (config.ContainsKey(key)) { config[key] = name; any = true; }
-        if (!any) config["torch_dtype"] = name;
-        config.Remove("quantization_config");
-        if (nf4) config["quantization_config"] = (BnbQuantizationConfig.Default with { bnb_4bit_compute_dtype = dtype }).ToJson();
-        AtomicFile.WriteAllText(Path.Combine(outDir, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-    }
 }

@@ -63,6 +63,22 @@ public static class PeftAdapterFiles
             throw new FinQLoraException($"{path}: bias '{bias}' is not supported (only LoRA adapters saved with bias \"none\")");
         if (o["modules_to_save"] is JsonArray mts && mts.Count > 0)
             throw new FinQLoraException($"{path}: modules_to_save {Short(mts)} is not supported (only the LoRA weights of the projections are loaded)");
+        // PEFT options that change what the adapter computes; FinQLora implements none of them, so an adapter using one is refused, not half-applied
+        foreach (var key in new[] { "alora_invocation_tokens", "layer_replication", "trainable_token_indices", "target_parameters", "megatron_config",
+                                        "arrow_config", "kasa_config", "monteclora_config" })
+            if (o[key] is { } v && !(v is JsonArray { Count: 0 } || v is JsonObject { Count: 0 }))
+                throw new FinQLoraException($"{path}: '{key}' {Short(v)} is not supported (it changes what the adapter computes; FinQLora loads plain LoRA only)");
+        foreach (var key in new[] { "use_qalora", "use_dora", "lora_bias", "fan_in_fan_out" })
+            if (o[key] is { } v && JsonFile.Bool(v) != false)
+                throw new FinQLoraException($"{path}: '{key}' {Short(v)} is not supported (it changes what the adapter computes; FinQLora loads plain LoRA only)");
+        if (JsonFile.String(o["layers_pattern"]) is { } lp && lp != "layers" || o["layers_pattern"] is JsonArray { Count: > 0 } lpa && !(lpa.Count == 1 && JsonFile.String(lpa[0]) == "layers"))
+            throw new FinQLoraException($"{path}: 'layers_pattern' {Short(o["layers_pattern"])} is not supported (Llama's layers are 'layers')");
+        var exclude = o["exclude_modules"] switch
+        {
+            null => null,
+            JsonArray arr => arr.Select(x => JsonFile.String(x) ?? throw Bad("exclude_modules", "a list of module names")).ToList(),
+            _ => throw Bad("exclude_modules", "a list of module names (a regular expression is not supported)"),
+        };
         var targets = o["target_modules"] switch
         {
             JsonArray arr => arr.Select(x => JsonFile.String(x) ?? throw Bad("target_modules", "a list of module names")).ToList(),
@@ -81,14 +97,18 @@ public static class PeftAdapterFiles
         bool rslora = o["use_rslora"] is not null && (JsonFile.Bool(o["use_rslora"]) ?? throw Bad("use_rslora", "true or false"));
         int r = JsonFile.Int(o["r"]) ?? throw new FinQLoraException($"{path}: required field 'r' is missing or not an integer");
         double alpha = JsonFile.Number(o["lora_alpha"]) ?? throw new FinQLoraException($"{path}: required field 'lora_alpha' is missing or not a number");
-        return new LoraSettings(r, alpha, dropout, targets, rslora, layers);
+        return new LoraSettings(r, alpha, dropout, targets, rslora, layers, Exclude: exclude);
     }
 
-    /// <summary>Loads an adapter folder onto the model under <paramref name="adapterName"/> (frozen unless <paramref name="trainable"/>).</summary>
+    /// <summary>
+    /// Loads an adapter folder onto the model under <paramref name="adapterName"/> (frozen unless <paramref name="trainable"/>);
+    /// <paramref name="dropout"/> replaces the file's lora_dropout (training it further with another dropout).
+    /// </summary>
     public static (LoraSettings Settings, IReadOnlyList<(string Key, TorchSharp.Modules.Parameter Param)> Params) Load(
-        string dir, LlamaForCausalLM model, string adapterName, bool trainable = false, ScalarType? dtype = null)
+        string dir, LlamaForCausalLM model, string adapterName, bool trainable = false, ScalarType? dtype = null, double? dropout = null)
     {
         var settings = ReadSettings(dir).Validated(model.Config.NumHiddenLayers);
+        if (dropout is { } d) settings = settings with { Dropout = d };
         var weightsPath = Path.Combine(dir, WeightsFile);
         if (!File.Exists(weightsPath))
             throw new FinQLoraException(File.Exists(Path.Combine(dir, "adapter_model.bin"))
@@ -114,6 +134,7 @@ public static class PeftAdapterFiles
             if (modulePath.StartsWith(PeftKeys.Prefix, StringComparison.Ordinal)) modulePath = modulePath[PeftKeys.Prefix.Length..];
             if (!byPath.TryGetValue(modulePath, out var layer))
                 throw new FinQLoraException($"{weightsPath}: '{name}' targets '{modulePath}', which this model does not have (adapter made for another architecture?)");
+            if (!settings.Applies(modulePath)) continue;   // not named by target_modules / layers_to_transform / exclude_modules: PEFT never wraps it
             var bName = name.Replace("lora_A", "lora_B");
             if (!file.Contains(bName)) throw new FinQLoraException($"{weightsPath}: '{name}' has no matching '{bName}'");
             var ia = file.Info(name);

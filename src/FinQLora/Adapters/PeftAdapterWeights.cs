@@ -51,6 +51,7 @@ public sealed class PeftAdapterWeights : IDisposable
                     throw new FinQLoraException($"{weightsPath}: '{name}' targets '{modulePath}', which the base model does not have ({config.NumHiddenLayers} layers; projections {string.Join(", ", LlamaProjections.Names)}): the adapter was made for another model");
                 var bName = name.Replace("lora_A", "lora_B");
                 if (!file.Contains(bName)) throw new FinQLoraException($"{weightsPath}: '{name}' has no matching '{bName}'");
+                if (!settings.Applies(modulePath)) continue;   // not named by target_modules / layers_to_transform / exclude_modules: PEFT never wraps it
                 var (outF, inF) = LlamaProjections.Shape(config, modulePath);
                 var ia = file.Info(name).Shape;
                 var ib = file.Info(bName).Shape;

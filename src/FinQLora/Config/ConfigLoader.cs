@@ -99,10 +99,9 @@ public static class ConfigLoader
         var full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new FinQLoraException($"config file not found: {path}", ExitCode);
         if (chain.Contains(full)) throw new FinQLoraException($"{path}: include cycle: {string.Join(" -> ", chain.Append(full).Select(Path.GetFileName))}", ExitCode);
-        // the size before the read: a huge file (or a wrong path to a big one) is refused without loading it
-        long bytes = new FileInfo(full).Length;
-        if (bytes > ConfigYaml.MaxChars) throw ConfigYaml.TooLarge(Path.GetFileName(full), bytes);
-        var tree = ConfigYaml.Parse(File.ReadAllText(full), Path.GetFileName(full));
+        // capped while reading: a huge file, a device or a pipe is refused without loading it
+        var text = IO.InputFile.ReadText(full, ConfigYaml.MaxChars, tooLarge: bytes => ConfigYaml.TooLarge(Path.GetFileName(full), bytes));
+        var tree = ConfigYaml.Parse(text, Path.GetFileName(full));
         return ResolveIncludes(tree, Path.GetDirectoryName(full)!, path, [.. chain, full]);
     }
 

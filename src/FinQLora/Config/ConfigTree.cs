@@ -1,4 +1,5 @@
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace FinQLora.Config;
@@ -50,7 +51,9 @@ public sealed class ConfigMap : OrderedDictionary<string, object?>
 public static class ConfigYaml
 {
     public const int MaxChars = 1 << 20;
-    public const int MaxFlowDepth = 64;
+
+    /// <summary>The deepest nesting of lists and mappings (block or flow) a config may have; real ones use 3.</summary>
+    public const int MaxDepth = 64;
 
     /// <summary>The error for a config over <see cref="MaxChars"/> (characters of text, or bytes of a file: a file under the cap in bytes is under it in characters).</summary>
     public static FinQLoraException TooLarge(string sourceName, long size) =>
@@ -59,10 +62,10 @@ public static class ConfigYaml
     public static ConfigMap Parse(string text, string sourceName)
     {
         if (text.Length > MaxChars) throw TooLarge(sourceName, text.Length);
-        if (FlowDepth(text) > MaxFlowDepth) throw new FinQLoraException($"{sourceName}: [ ] / {{ }} nested more than {MaxFlowDepth} deep", exitCode: 2);
         var stream = new YamlStream();
         try
         {
+            CheckShape(text, sourceName);
             stream.Load(new StringReader(text));
         }
         catch (YamlException e)
@@ -90,10 +93,11 @@ public static class ConfigYaml
         // only flow collections and quoted strings are read as YAML; anything else is the text itself
         // (so "--set data.system_prompt=You are: an analyst" needs no quoting)
         if (value[0] is not ('[' or '{' or '"' or '\'')) return new ConfigScalar(value, false, source);
-        if (value.Length > MaxChars || FlowDepth(value) > MaxFlowDepth) throw new FinQLoraException($"{source}: the value is too long or nested too deeply", exitCode: 2);
+        if (value.Length > MaxChars) throw TooLarge(source, value.Length);
         var stream = new YamlStream();
         try
         {
+            CheckShape(value, source);
             stream.Load(new StringReader(value));
         }
         catch (Exception e) when (e is YamlException or InvalidOperationException or ArgumentException or FormatException or OverflowException)
@@ -128,16 +132,29 @@ public static class ConfigYaml
         }
     }
 
-    /// <summary>The deepest nesting of [ and { (quotes not considered: an upper bound), which bounds the parser's recursion.</summary>
-    private static int FlowDepth(string text)
+    /// <summary>
+    /// Walks the parser's events (YamlDotNet's parser keeps an explicit stack, so this cannot overflow) before
+    /// any tree is built: aliases are refused, because the tree would repeat the anchored node at every use
+    /// (nine nested anchors of nine items expand a 300-byte file into 9^9 nodes), and nesting is bounded,
+    /// because building and converting the tree recurse once per level (15,000 levels overflow the stack).
+    /// </summary>
+    private static void CheckShape(string text, string source)
     {
-        int depth = 0, max = 0;
-        foreach (var ch in text)
+        var parser = new Parser(new StringReader(text));
+        int depth = 0;
+        while (parser.MoveNext())
         {
-            if (ch is '[' or '{') max = Math.Max(max, ++depth);
-            else if (ch is ']' or '}') depth = Math.Max(0, depth - 1);
+            switch (parser.Current)
+            {
+                case AnchorAlias a:
+                    throw new FinQLoraException($"{source}:{a.Start.Line}: YAML aliases (*{a.Value}) are not supported: write the value out", exitCode: 2);
+                case MappingStart or SequenceStart:
+                    if (++depth > MaxDepth)
+                        throw new FinQLoraException($"{source}:{parser.Current.Start.Line}: lists and mappings nested more than {MaxDepth} deep", exitCode: 2);
+                    break;
+                case MappingEnd or SequenceEnd: depth--; break;
+            }
         }
-        return max;
     }
 
     private static string Kind(YamlNode n) => n switch { YamlSequenceNode => "list", YamlScalarNode => "single value", _ => "node" };

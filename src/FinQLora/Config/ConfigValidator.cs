@@ -22,7 +22,11 @@ public static partial class ConfigValidator
             else if (init.StartsWith('@') && !inCurriculum) e.Add($"init_adapter '{init}' names a curriculum stage, which only works in a curriculum config: give the adapter folder instead (for example --init-adapter runs/stage1/adapter)");
             if (c.Training.Method == TrainingMethod.Full && c.InitAdapterMode == InitAdapterMode.Stack)
                 e.Add("init_adapter_mode is stack but training.method is full: full fine-tuning has no adapter to stack on; set init_adapter_mode: merge");
+            if (c.Training.Method == TrainingMethod.Full && c.InitAdapterMode == InitAdapterMode.Continue)
+                e.Add("init_adapter_mode is continue but training.method is full: full fine-tuning trains no adapter; set init_adapter_mode: merge (or training.method: qlora or lora)");
         }
+        else if (c.InitAdapterMode == InitAdapterMode.Continue)
+            e.Add("init_adapter_mode is continue but no init_adapter is given: set init_adapter to the PEFT adapter folder to train further (--init-adapter DIR)");
 
         var m = c.Model;
         if (string.IsNullOrWhiteSpace(m.Path)) e.Add("model.path must be a model folder or 'tiny', got an empty value");
@@ -43,6 +47,8 @@ public static partial class ConfigValidator
         {
             if (l.R <= 0) e.Add($"lora.r must be > 0, got {l.R}");
             if (!(l.Alpha > 0)) e.Add($"lora.alpha must be > 0, got {N(l.Alpha)}");
+            else if (l.R > 0 && !float.IsFinite((float)l.ToSettings().Scaling))
+                e.Add($"lora.alpha {N(l.Alpha)} makes the scaling infinite in float32/bfloat16 (largest {float.MaxValue:G3}); use a realistic value (typically r or 2r)");
             if (l.Dropout is < 0 or >= 1) e.Add($"lora.dropout must be in [0, 1), got {N(l.Dropout)}");
             if (l.Targets.Count == 0) e.Add($"lora.targets must name at least one projection ({string.Join(", ", LlamaProjections.Names)}) or be all-linear");
             foreach (var t in l.Targets.Where(t => t != "all-linear" && !LlamaProjections.Names.Contains(t)))
@@ -87,6 +93,18 @@ public static partial class ConfigValidator
         if (c.Checkpoint.KeepLast < 1) e.Add($"checkpoint.keep_last must be >= 1, got {c.Checkpoint.KeepLast}");
         if (c.Logging.EverySteps < 1) e.Add($"logging.every_steps must be >= 1, got {c.Logging.EverySteps}");
         if (c.Logging.EvalEverySteps < 0) e.Add($"logging.eval_every_steps must be >= 0 (0 turns validation off), got {c.Logging.EvalEverySteps}");
+        var lg = c.Logging;
+        if (lg.EvalTasksEverySteps < 0) e.Add($"logging.eval_tasks_every_steps must be >= 0 (0 turns task metrics off), got {lg.EvalTasksEverySteps}");
+        if (lg.EvalTasksRows < 1) e.Add($"logging.eval_tasks_rows must be >= 1, got {lg.EvalTasksRows}");
+        if (lg.EvalTasksSplit is not ("train" or "valid" or "test")) e.Add($"logging.eval_tasks_split must be train, valid or test, got '{lg.EvalTasksSplit}'");
+        if (lg.EvalTasksMaxNewTokens < 1) e.Add($"logging.eval_tasks_max_new_tokens must be >= 1, got {lg.EvalTasksMaxNewTokens}");
+        if (c.Checkpoint.SelectBest is { } best)
+        {
+            if (lg.EvalTasksEverySteps == 0)
+                e.Add($"checkpoint.select_best is '{best}' but logging.eval_tasks_every_steps is 0: the best checkpoint is chosen by the task metrics logged during training; set logging.eval_tasks_every_steps (e.g. 100) or checkpoint.select_best: null");
+            if (TaskMetricSelector.Parse(best, d.Tasks).Error is { } why) e.Add($"checkpoint.select_best: {why}");
+            if (c.Training.Method == TrainingMethod.Full) e.Add("checkpoint.select_best keeps a best adapter, but training.method full trains no adapter: use training.method qlora or lora, or checkpoint.select_best: null");
+        }
         return e;
     }
 
@@ -99,6 +117,8 @@ public static partial class ConfigValidator
             e.Add($"evaluation.tasks: unknown task '{t}'{DidYouMean.Suggest(t, FlareTasks.All.Select(k => k.Name))}");
         if (c.Evaluation.Limit is <= 0) e.Add($"evaluation.limit must be > 0 (or null for every row), got {c.Evaluation.Limit}");
         if (string.IsNullOrWhiteSpace(c.Evaluation.DataDir)) e.Add("evaluation.data_dir must be the data folder, got an empty value");
+        if (c.Evaluation.Adapter == EvaluatedAdapter.Best && c.Stages.Count > 0 && c.Stages[^1].Checkpoint.SelectBest is null)
+            e.Add($"evaluation.adapter is best but the last stage ('{c.Stages[^1].Stage}') has no checkpoint.select_best, so it keeps no best adapter: set its checkpoint.select_best (e.g. mean) or evaluation.adapter: last");
         return e;
     }
 

@@ -24,4 +24,8 @@ public sealed record EvaluationSection
     public string DataDir { get; init; } = "data";
     /// <summary>At most this many rows per task; null for all.</summary>
     public int? Limit { get; init; }
+    /// <summary>Which adapter of the last stage is evaluated: its final one, or the best one (needs the stage's checkpoint.select_best).</summary>
+    public EvaluatedAdapter Adapter { get; init; } = EvaluatedAdapter.Last;
 }
+
+public enum EvaluatedAdapter { Last, Best }

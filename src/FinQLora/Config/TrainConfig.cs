@@ -16,7 +16,8 @@ public sealed record TrainConfig
     public string Output { get; init; } = "runs/train";
     /// <summary>An adapter (PEFT folder) to start from; in a curriculum "@STAGE" names an earlier stage's final adapter.</summary>
     public string? InitAdapter { get; init; }
-    /// <summary>How <see cref="InitAdapter"/> is used: frozen and stacked under the new adapter, or merged into the base weights.</summary>
+    /// <summary>How <see cref="InitAdapter"/> is used: frozen and stacked under the new adapter, merged into the base weights,
+    /// or trained further itself (continue: its adapter_config.json gives the lora shape).</summary>
     public InitAdapterMode InitAdapterMode { get; init; } = InitAdapterMode.Stack;
     public ModelSection Model { get; init; } = new();
     public LoraSection Lora { get; init; } = new();
@@ -26,7 +27,7 @@ public sealed record TrainConfig
     public LoggingSection Logging { get; init; } = new();
 }
 
-public enum InitAdapterMode { Stack, Merge }
+public enum InitAdapterMode { Stack, Merge, Continue }
 
 public sealed record ModelSection
 {
@@ -126,6 +127,12 @@ public sealed record CheckpointSection
     public int EverySteps { get; init; } = 100;
     /// <summary>Keep this many newest checkpoints; older ones are deleted.</summary>
     public int KeepLast { get; init; } = 2;
+    /// <summary>
+    /// "TASK.METRIC" (e.g. fpb.f1) or "mean" (the mean of each task's headline metric): the adapter of the step with the
+    /// best value of the task metrics logged during training (logging.eval_tasks_every_steps) is kept as OUTPUT/best-adapter;
+    /// null keeps none.
+    /// </summary>
+    public string? SelectBest { get; init; }
 }
 
 public sealed record LoggingSection
@@ -136,4 +143,12 @@ public sealed record LoggingSection
     public int EvalEverySteps { get; init; } = 100;
     /// <summary>Also write TensorBoard event files under tensorboard/.</summary>
     public bool Tensorboard { get; init; } = true;
+    /// <summary>Generate on a fixed subset of each task's rows and log the FLARE metrics every this many steps (and at the end); 0 turns it off.</summary>
+    public int EvalTasksEverySteps { get; init; }
+    /// <summary>Rows per task in that subset: the first N rows of the split.</summary>
+    public int EvalTasksRows { get; init; } = 32;
+    /// <summary>The split the subset is taken from (valid, or test where a task has no valid split).</summary>
+    public string EvalTasksSplit { get; init; } = "valid";
+    /// <summary>Most tokens generated per row of the subset.</summary>
+    public int EvalTasksMaxNewTokens { get; init; } = 64;
 }

@@ -103,7 +103,7 @@ public static class FusedKernels
         _failure is null && t.device_type == TorchSharp.DeviceType.CUDA && t.dtype == ScalarType.BFloat16
         && Runtime.EnvironmentSettings.Current.FusedKernels;
 
-    /// <summary>The compiled <paramref name="kernel"/> on <paramref name="t"/>'s GPU; if the kernels cannot be built, warns once and returns zero (callers fall back to ops).</summary>
+    /// <summary>The function <paramref name="kernel"/> on <paramref name="t"/>'s GPU; if the kernels cannot be built, warns once and returns IntPtr.Zero (callers fall back to ops).</summary>
     private static IntPtr FunctionOrNull(Tensor t, string kernel)
     {
         try { return Module.Function(t.device_index < 0 ? 0 : t.device_index, kernel); }

@@ -26,6 +26,24 @@ public static class DatasetPreparer
         if (!Directory.Exists(source)) throw new FinQLoraException($"--source {source}: folder not found");
         var everything = Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).ToList();
         var all = everything.Where(f => f.EndsWith(".jsonl", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".jsonl.xz", StringComparison.Ordinal)).ToList();
+        var folder = PreparedFolder.Begin(output, source, tasks.Select(t => t.Name), everything);
+        try
+        {
+            var results = Prepare(source, folder.Staging, tasks, skipBadRows, log, everything, all);
+            WriteManifest(folder.Staging, source, results);
+            folder.Commit(tasks.Select(t => t.Name));
+            return results;
+        }
+        catch
+        {
+            folder.Abandon();
+            throw;
+        }
+    }
+
+    private static List<PreparedTask> Prepare(string source, string output, IReadOnlyList<FlareTask> tasks, bool skipBadRows, Action<string>? log,
+        List<string> everything, List<string> all)
+    {
         using var scratch = new ScratchFolder();
         var results = new List<PreparedTask>();
         foreach (var task in tasks)
@@ -59,6 +77,9 @@ public static class DatasetPreparer
                         var f = original.EndsWith(".xz", StringComparison.Ordinal) ? scratch.Decompress(original) : original;
                         var (r, report) = f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? FlareParquet.Read(f, task, split, skipBadRows)
                             : IsPixiu(f) ? PixiuJsonl.Read(f, task, split, skipBadRows) : FlareJsonl.Read(f, task, split, skipBadRows);
+                        // an empty file (or one whose every row was bad, or a Parquet file whose damaged footer lists no rows) is no split
+                        if (r.Count == 0)
+                            throw new FinQLoraException($"{original}: no usable rows{(report.Skipped > 0 ? $" ({report.Skipped} bad rows skipped)" : " (an empty or damaged file?)")}: fix or remove it");
                         rows.AddRange(r);
                         skipped += report.Skipped;
                         foreach (var p in report.Problems) log?.Invoke($"skipped: {p}");
@@ -70,7 +91,6 @@ public static class DatasetPreparer
             results.Add(new PreparedTask(task.Name, splits, splits.Count == 0 ? NoDataReason(task, source) : null));
             if (splits.Count == 0) log?.Invoke($"{task.Name}: no data under {source}");
         }
-        WriteManifest(output, source, results);
         return results;
     }
 
@@ -129,7 +149,7 @@ public static class DatasetPreparer
             var target = Path.Combine(_dir, Path.GetFileNameWithoutExtension(xzPath));
             try
             {
-                using var input = File.OpenRead(xzPath);
+                using var input = IO.InputFile.OpenRead(xzPath);
                 using var xz = new SharpCompress.Compressors.Xz.XZStream(input);
                 using var output = File.Create(target);
                 xz.CopyTo(output);
@@ -183,18 +203,23 @@ public static class DatasetPreparer
 
     public static string Sha256(string path)
     {
-        using var s = File.OpenRead(path);
+        using var s = IO.InputFile.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(s));
     }
 
     /// <summary>
     /// Reads DIR/&lt;task&gt;/&lt;split&gt;.jsonl (FLARE or PIXIU format: prepare-data's output, or samples/ as
     /// shipped), or null when absent.
+    /// With <paramref name="skipBadRows"/>, bad rows are skipped and <paramref name="log"/> hears how many and the first.
     /// </summary>
-    public static List<FlareRow>? ReadPrepared(string dataDir, FlareTask task, string split, bool skipBadRows = false)
+    public static List<FlareRow>? ReadPrepared(string dataDir, FlareTask task, string split, bool skipBadRows = false, Action<string>? log = null)
     {
+        PreparedFolder.ThrowIfIncomplete(dataDir);
         var path = Path.Combine(dataDir, task.Name, split + ".jsonl");
         if (!File.Exists(path)) return null;
-        return (IsPixiu(path) ? PixiuJsonl.Read(path, task, split, skipBadRows) : FlareJsonl.Read(path, task, split, skipBadRows)).Rows;
+        var (rows, report) = IsPixiu(path) ? PixiuJsonl.Read(path, task, split, skipBadRows) : FlareJsonl.Read(path, task, split, skipBadRows);
+        if (report.Skipped > 0)
+            log?.Invoke($"{path}: skipped {report.Skipped} bad row(s): {report.Problems[0]}{(report.Skipped > 1 ? $" (and {report.Skipped - 1} more)" : "")}");
+        return rows;
     }
 }

@@ -40,7 +40,7 @@ public static class FlareJsonl
             catch (RowException e)
             {
                 var message = $"{path}:{lineNo}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }
@@ -55,7 +55,7 @@ public static class FlareJsonl
 
     private static bool StartsWithBracket(string path)
     {
-        using var r = new StreamReader(path);
+        using var r = new StreamReader(IO.InputFile.OpenRead(path));
         int c;
         while ((c = r.Read()) >= 0) if (!char.IsWhiteSpace((char)c)) return c == '[';
         return false;
@@ -65,9 +65,9 @@ public static class FlareJsonl
     private static (List<FlareRow> Rows, ReadReport Report) ReadArray(string path, FlareTask task, string split, bool skipBadRows)
     {
         JsonArray items;
-        if (new FileInfo(path).Length > MaxArrayFileBytes)
-            throw new FinQLoraException($"{path}: a .json array over {MaxArrayFileBytes >> 20} MiB; write the rows as JSON Lines (.jsonl) instead");
-        try { items = IO.JsonFile.ParseNode(File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true))) as JsonArray ?? throw new JsonException("the top level is not an array"); }
+        var text = IO.InputFile.ReadText(path, MaxArrayFileBytes, strictUtf8: true,
+            tooLarge: _ => new FinQLoraException($"{path}: a .json array over {MaxArrayFileBytes >> 20} MiB; write the rows as JSON Lines (.jsonl) instead"));
+        try { items = IO.JsonFile.ParseNode(text) as JsonArray ?? throw new JsonException("the top level is not an array"); }
         catch (Exception e) when (e is JsonException or DecoderFallbackException) { throw new FinQLoraException($"{path}: not a JSON array of rows ({IO.JsonFile.OneLine(e.Message)})"); }
         var rows = new List<FlareRow>();
         var problems = new List<string>();
@@ -77,7 +77,7 @@ public static class FlareJsonl
             catch (RowException e)
             {
                 var message = $"{path}:#{i + 1}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }
@@ -91,6 +91,33 @@ public static class FlareJsonl
         catch (JsonException e) { throw new RowException($"invalid JSON ({IO.JsonFile.OneLine(e.Message)})"); }
         return FromJson(o, task, split, fallbackId);
     }
+
+    /// <summary>
+    /// Choices are scored against each other (an empty one always wins in log-likelihood mode, a duplicate splits
+    /// the vote) and the answer is the gold choice's text: a row breaking either would be scored wrongly without a word.
+    /// </summary>
+    private static void CheckChoices(IReadOnlyList<string> choices, string answer, int gold)
+    {
+        for (int i = 0; i < choices.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(choices[i])) throw new RowException($"choices[{i}] is empty");
+            for (int j = 0; j < i; j++)
+                if (choices[j].Trim().Equals(choices[i].Trim(), StringComparison.OrdinalIgnoreCase))
+                    throw new RowException($"choices[{i}] '{choices[i]}' repeats choices[{j}]");
+        }
+        if (!choices[gold].Trim().Equals(answer.Trim(), StringComparison.OrdinalIgnoreCase))
+            throw new RowException($"\"answer\" '{answer}' is not the gold choice (choices[{gold}] is '{choices[gold]}')");
+    }
+
+    /// <summary>A multi-turn query's {answerK} must name an earlier turn (checked when the row is read, not after the model ran).</summary>
+    private static void CheckPlaceholders(string query, int? turn)
+    {
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(query, @"\{answer(\d+)\}"))
+            if (!int.TryParse(m.Groups[1].Value, out var k) || turn is { } t && k >= t)
+                throw new RowException($"the placeholder {Shorten(m.Value)} names no earlier turn{(turn is { } tt ? $" (this is turn {tt})" : "")}");
+    }
+
+    private static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
     public static FlareRow FromJson(JsonObject o, FlareTask task, string split, string fallbackId)
     {
@@ -114,7 +141,9 @@ public static class FlareJsonl
                 gold = idx >= 0 ? idx : throw new RowException($"\"gold\" is missing and the answer '{answer}' is not one of the choices");
             }
             if (gold < 0 || gold >= choices.Count) throw new RowException($"\"gold\" {gold} is outside the {choices.Count} choices");
+            CheckChoices(choices, answer, gold.Value);
         }
+        if (task.MultiTurn) CheckPlaceholders(query, o["turn"] is JsonValue t && t.TryGetValue<int>(out var tn) ? tn : null);
         string? text = OptionalString(o, "text");
         if (task.Kind == TaskKind.Ner && text is null) throw new RowException("NER rows need \"text\"");
         string? labelType = OptionalString(o, "label_type");

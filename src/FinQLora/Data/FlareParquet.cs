@@ -16,11 +16,10 @@ public static class FlareParquet
 {
     public static (List<FlareRow> Rows, ReadReport Report) Read(string path, FlareTask task, string split, bool skipBadRows = false)
     {
-        if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
         IList<Dictionary<string, object>> data;
         try
         {
-            using var stream = File.OpenRead(path);
+            using var stream = IO.InputFile.OpenRead(path);
             data = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
         }
         catch (Exception e) when (e is not FinQLoraException)
@@ -40,7 +39,7 @@ public static class FlareParquet
             catch (FlareJsonl.RowException e)
             {
                 var message = $"{path}:{i + 1}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }

@@ -20,6 +20,14 @@ public enum TruncationMode { Left, Drop }
 public sealed class PromptEncoder(LlamaTokenizer tokenizer, int maxLength, TruncationMode mode = TruncationMode.Left, string? systemPrompt = null)
 {
     public const int KeepHead = 48;
+
+    private readonly bool _checked = Checked(tokenizer);
+
+    private static bool Checked(LlamaTokenizer t)
+    {
+        ChatFormat.RequireTokens(t, "the model's tokenizer");
+        return true;
+    }
     public int MaxLength { get; } = maxLength;
 
     /// <summary>Prompt token ids (everything up to and including the assistant header), as evaluation feeds them.</summary>

@@ -2,9 +2,12 @@ namespace FinQLora.Evaluation;
 
 /// <summary>
 /// An evaluation's output folder: <c>predictions.jsonl</c>, <c>metrics.json</c> and <c>summary.md</c>, which
-/// belong together. A folder that already holds files is refused unless <c>overwrite</c> (as a run folder is,
-/// exit code 2), so an earlier evaluation is never replaced by accident and a new metrics.json never ends up
-/// beside older predictions. With overwrite the three files are replaced (other files are left alone).
+/// belong together, and, for an evaluation with a model, <c>evaluation.json</c> (<see cref="EvaluationManifest"/>).
+/// A folder that already holds files is refused unless <c>overwrite</c> (as a run folder is, exit code 2), so an
+/// earlier evaluation is never replaced by accident and a new metrics.json never ends up beside older
+/// predictions. With overwrite those files are replaced (other files are left alone). An evaluation with a model
+/// appends its predictions batch by batch (<see cref="Begin"/>) and writes the metrics last, so a folder with
+/// evaluation.json and no metrics.json is an unfinished evaluation that can be resumed (<see cref="StateOf"/>).
 /// </summary>
 public static class EvaluationFolder
 {
@@ -12,6 +15,47 @@ public static class EvaluationFolder
     public const string Metrics = "metrics.json";
     public const string Summary = "summary.md";
     public const int ExitCode = 2;
+
+    /// <summary>What a folder holds, seen from an evaluation with given settings.</summary>
+    public enum State
+    {
+        /// <summary>No evaluation.json (absent, empty, or another kind of folder).</summary>
+        None,
+        /// <summary>An evaluation with other settings.</summary>
+        Other,
+        /// <summary>This evaluation, interrupted: its predictions so far, no metrics.</summary>
+        Unfinished,
+        /// <summary>This evaluation, finished: metrics.json is written.</summary>
+        Finished,
+    }
+
+    /// <summary>What <paramref name="dir"/> holds for an evaluation described by <paramref name="manifest"/>; <paramref name="differences"/> lists what changed when Other.</summary>
+    public static State StateOf(string dir, EvaluationManifest manifest, out IReadOnlyList<string> differences)
+    {
+        differences = [];
+        if (!Directory.Exists(dir) || EvaluationManifest.Read(dir) is not { } saved) return State.None;
+        differences = saved.Differences(manifest);
+        if (differences.Count > 0) return State.Other;
+        return File.Exists(Path.Combine(dir, Metrics)) ? State.Finished : State.Unfinished;
+    }
+
+    /// <summary>
+    /// The folder of an evaluation that <paramref name="resume"/>s (its predictions so far are read back) or
+    /// starts (predictions.jsonl, metrics.json, summary.md and evaluation.json are replaced: the old ones deleted
+    /// first, then the manifest written, then an empty predictions.jsonl, so an interruption never leaves a manifest
+    /// beside predictions of other settings). Leftover temporary files of an interrupted write are removed.
+    /// </summary>
+    public static PredictionsLog Begin(string dir, EvaluationManifest manifest, bool resume, Action<string>? log = null)
+    {
+        Directory.CreateDirectory(dir);
+        foreach (var f in Directory.GetFiles(dir).Where(IO.AtomicFile.IsTemporary)) File.Delete(f);
+        if (!resume)
+        {
+            foreach (var f in new[] { Metrics, Summary, Predictions, EvaluationManifest.FileName }) File.Delete(Path.Combine(dir, f));
+            manifest.Write(dir);
+        }
+        return PredictionsLog.Open(Path.Combine(dir, Predictions), resume, log);
+    }
 
     /// <summary>Makes <paramref name="dir"/> ready before any work is done; throws with the fix when it holds files and <paramref name="overwrite"/> is false.</summary>
     public static void Prepare(string dir, bool overwrite)
@@ -25,7 +69,7 @@ public static class EvaluationFolder
     }
 
     /// <summary>
-    /// Writes the predictions, then scores them and writes metrics.json and summary.md; returns the metrics
+    /// Writes the predictions (in task and data order, replacing the file the batches were appended to), then scores them and writes metrics.json and summary.md; returns the metrics
     /// and row counts. The old metrics and summary go first, so a crash in between never leaves metrics beside
     /// predictions they were not computed from.
     /// </summary>
@@ -44,7 +88,7 @@ public static class EvaluationFolder
     {
         var target = Path.Combine(dir, Predictions);
         DeleteScores(dir);
-        if (!SameFile(predictionsPath, target)) IO.AtomicFile.Write(target, s => { using var input = File.OpenRead(predictionsPath); input.CopyTo(s); });
+        if (!SameFile(predictionsPath, target)) IO.AtomicFile.Write(target, s => { using var input = IO.InputFile.OpenRead(predictionsPath); input.CopyTo(s); });
         return Score(dir, predictions);
     }
 

@@ -40,9 +40,13 @@ public static class FlareScorer
                 break;
             }
             case TaskKind.Ner:
-                m["entity_f1"] = NerScoring.EntityF1(rows.Select(r =>
-                    ((IReadOnlyList<string>)(r.Label ?? NerScoring.Tags(r.Answer, r.Text!)), (IReadOnlyList<string>)NerScoring.Tags(r.PredictionText, r.Text!))));
+            {
+                // gold: the row's BIO labels, or (rows without them) its answer's lines tagged with the real offsets
+                var gold = rows.Select(r => r.Label ?? NerScoring.Tags(r.Answer, r.Text!, NerTagging.Lenient)).ToList();
+                m["entity_f1"] = NerScoring.EntityF1(gold, rows.Select(r => NerScoring.Tags(r.PredictionText, r.Text!, NerTagging.Pixiu)).ToList());
+                m["entity_f1_lenient"] = NerScoring.EntityF1(gold, rows.Select(r => NerScoring.Tags(r.PredictionText, r.Text!, NerTagging.Lenient)).ToList());
                 break;
+            }
             case TaskKind.Qa:
                 m["acc"] = rows.Count(r => ExactMatch(r.PredictionText, r.Answer)) / (double)rows.Count;
                 m["num_acc"] = rows.Count(r => NumericMatch(r.PredictionText, r.Answer)) / (double)rows.Count;

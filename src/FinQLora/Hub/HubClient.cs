@@ -312,7 +312,7 @@ public sealed class HubClient : IDisposable
 
     public static string Sha256Of(string path)
     {
-        using var s = File.OpenRead(path);
+        using var s = IO.InputFile.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(s));
     }
 

@@ -61,7 +61,7 @@ public sealed record HubSettings
     private static string? ReadTokenFile(string path)
     {
         if (!File.Exists(path)) return null;
-        using var stream = File.OpenRead(path);
+        using var stream = IO.InputFile.OpenRead(path);
         var buffer = new byte[MaxTokenFileBytes + 1];
         int have = 0, n;
         while (have < buffer.Length && (n = stream.Read(buffer, have, buffer.Length - have)) > 0) have += n;

@@ -71,6 +71,41 @@ public static partial class AtomicFile
         return name.StartsWith('.') && name.Contains(".tmp-", StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// True for a temporary file or folder (<c>.NAME.tmp-PID</c> or <c>.NAME.tmp-PID-N</c>) whose process is gone:
+    /// the leftover of a killed write, safe to remove. One of a live process (a concurrent run) is not.
+    /// </summary>
+    public static bool IsOrphan(string path)
+    {
+        var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+        int at = name.LastIndexOf(".tmp-", StringComparison.Ordinal);
+        if (!name.StartsWith('.') || at < 0) return false;
+        var pid = name[(at + 5)..].Split('-')[0];
+        if (!int.TryParse(pid, out var id)) return false;
+        if (id == Environment.ProcessId) return false;
+        try { using var p = System.Diagnostics.Process.GetProcessById(id); return p.HasExited; }
+        catch (ArgumentException) { return true; }          // no such process
+        catch (InvalidOperationException) { return true; }
+    }
+
+    /// <summary>Removes the orphaned temporaries (<see cref="IsOrphan"/>) of <paramref name="path"/> beside it, files or folders.</summary>
+    public static void RemoveOrphans(string path)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        var dir = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(dir)) return;
+        foreach (var e in Directory.EnumerateFileSystemEntries(dir, $".{Path.GetFileName(full)}.tmp-*").Where(IsOrphan).ToList())
+        {
+            try
+            {
+                if (Directory.Exists(e)) Directory.Delete(e, recursive: true);
+                else File.Delete(e);
+            }
+            catch (IOException) { }   // another process removed it first
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
     /// <summary>Flushes a folder's entries (renames, creations) to disk. A no-op where the OS has no such call (Windows).</summary>
     public static void SyncDirectory(string dir)
     {

@@ -16,15 +16,6 @@ public static class JsonFile
 
     private static readonly JsonDocumentOptions Options = new() { MaxDepth = 64, AllowDuplicateProperties = false };
 
-    /// <summary>The file's bytes, refused when missing or larger than <paramref name="maxBytes"/>.</summary>
-    public static byte[] ReadBytes(string path, long maxBytes)
-    {
-        if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
-        long length = new FileInfo(path).Length;
-        if (length > maxBytes) throw new FinQLoraException($"{path}: {length:N0} bytes is over the {maxBytes:N0}-byte limit for this file (corrupt or not the expected file)");
-        return File.ReadAllBytes(path);
-    }
-
     /// <summary>Parses UTF-8 JSON; invalid UTF-8, duplicate keys and nesting over 64 are errors.</summary>
     public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, string path)
     {
@@ -74,7 +65,7 @@ public static class JsonFile
     /// <summary>A JSON object file as a mutable node tree.</summary>
     public static JsonObject ReadObject(string path, long maxBytes = MaxConfigBytes)
     {
-        var bytes = ReadBytes(path, maxBytes);
+        var bytes = InputFile.ReadBytes(path, maxBytes);
         using (Parse(bytes, path)) { }   // the checks above, with their messages
         try { return JsonNode.Parse(bytes, documentOptions: Options) as JsonObject ?? throw new FinQLoraException($"{path}: not a JSON object"); }
         catch (JsonException e) { throw new FinQLoraException($"{path}: invalid JSON ({OneLine(e.Message)})"); }

@@ -25,7 +25,7 @@ public static class LineReader
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxChars);
         // Split on the bytes \n and \r (never part of a multi-byte UTF-8 sequence) and decode each line's bytes on
         // their own: a decoding error then names the line it is in.
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
+        using var stream = InputFile.OpenRead(path, bufferSize: 1);
         var decoder = new UTF8Encoding(false, throwOnInvalidBytes: strictUtf8).GetDecoder();
         var bytes = new byte[64 << 10];
         var chars = new char[bytes.Length + 4];

@@ -50,7 +50,7 @@ public sealed class ModelWeights : IDisposable
 
     private static ModelWeights FromIndex(string dir, string indexPath)
     {
-        using var doc = JsonFile.Parse(JsonFile.ReadBytes(indexPath, MaxIndexBytes), indexPath);
+        using var doc = JsonFile.Parse(InputFile.ReadBytes(indexPath, MaxIndexBytes), indexPath);
         if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
             throw new FinQLoraException($"{indexPath}: missing weight_map");
         var fileOf = new Dictionary<string, string>();

@@ -40,11 +40,11 @@ public sealed class SafeTensorsFile : IDisposable
 
     public static SafeTensorsFile Open(string path)
     {
-        if (!File.Exists(path)) throw new FinQLoraException($"{path}: file not found");
+        InputFile.RequireRegular(path);
         long length = new FileInfo(path).Length;
         if (length < 8) throw new FinQLoraException($"{path}: not a safetensors file (only {length} bytes)");
         byte[] header;
-        using (var stream = File.OpenRead(path))
+        using (var stream = InputFile.OpenRead(path))
         {
             Span<byte> lenBytes = stackalloc byte[8];
             stream.ReadExactly(lenBytes);
@@ -131,6 +131,9 @@ public sealed class SafeTensorsFile : IDisposable
         using var scope = NewDisposeScope();
         var t = empty(info.Shape, stored);
         if (info.ByteLength > 0) CopyBytes(info, t.bytes);
+        // NaN/Inf in a weight runs and gives garbage (or a crash far away, in a JSON writer): refused where it is read, naming file and tensor
+        if (t.is_floating_point() && info.ByteLength > 0 && !isfinite(t).all().item<bool>())
+            throw new FinQLoraException($"{Path}: tensor '{name}' holds NaN or Inf values (a corrupt file, or weights saved from a diverged run)");
         if (dtype is { } d && d != stored) t = t.to(d);
         if (device is not null && device.type != DeviceType.CPU) t = t.to(device);
         return t.MoveToOuterDisposeScope();

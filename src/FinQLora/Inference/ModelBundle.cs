@@ -46,6 +46,7 @@ public sealed class ModelBundle(LlamaForCausalLM model, LlamaTokenizer tokenizer
         var messages = new List<ChatMessage>();
         if (!string.IsNullOrEmpty(system)) messages.Add(new ChatMessage("system", system));
         messages.Add(new ChatMessage("user", prompt));
+        ChatFormat.RequireTokens(Tokenizer, "the model's tokenizer");
         return Tokenizer.Encode(ChatFormat.Render(messages, addGenerationPrompt: true), addBos: false);
     }
 

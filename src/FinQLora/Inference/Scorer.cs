@@ -51,6 +51,7 @@ public static class Scorer
                 var logp = nn.functional.log_softmax(rowLogits, -1);
                 var targets = tensor(c.Select(x => (long)x).ToArray()).to(model.Device).unsqueeze(1);  // [c, 1]
                 double sum = logp.gather(1, targets).sum().to(ScalarType.Float64).cpu().item<double>();
+                if (!double.IsFinite(sum)) throw NonFiniteLogits.Error("score");
                 results[batch[r]] = new CompletionScore(sum, c.Length);
             }
         }

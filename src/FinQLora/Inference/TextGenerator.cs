@@ -46,8 +46,7 @@ public static class TextGenerator
         var nextPos = positions.narrow(1, promptLen - 1, 1) + 1;                                  // [b, 1]
 
         Tensor? mask = padded ? PrefillMask(keyReal.narrow(1, 0, promptLen), dev) : null;
-        // sampling draws on the CPU from a seeded generator (TorchSharp cannot create CUDA Generator objects)
-        using var gen = options.Greedy ? null : new TorchSharp.torch.Generator(unchecked((ulong)options.Seed), CPU);
+        using var gen = TokenSampler.CreateGenerator(options);
         var outputs = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
         var stopped = new bool[b];
         var stopTensor = tensor(stopIds.Select(x => (long)x).DefaultIfEmpty(-1).ToArray()).to(dev);
@@ -59,7 +58,8 @@ public static class TextGenerator
             var hidden = model.model.Forward(input, positions, mask, cache);                       // [b, s, d]
             var last = hidden.narrow(1, hidden.shape[1] - 1, 1);                                   // [b, 1, d]
             var logits = model.lm_head.call(last).squeeze(1).to(ScalarType.Float32);              // [b, v]
-            var next = options.Greedy ? logits.argmax(-1) : Sample(logits, options, gen!);         // [b]
+            if (!isfinite(logits).all().item<bool>()) throw NonFiniteLogits.Error("generation");
+            var next = TokenSampler.Next(logits, options, gen);                                     // [b]
             next = where(finished, tensor((long)padId, device: dev), next);
             var isStop = isin(next, stopTensor).logical_and(finished.logical_not());
             var nextHost = next.cpu().data<long>().ToArray();
@@ -90,21 +90,5 @@ public static class TextGenerator
         var mask = causal.unsqueeze(0).logical_and(keyReal.unsqueeze(1));                           // [b, s, s]
         mask = mask.logical_or(eye(s, dtype: ScalarType.Bool, device: dev).unsqueeze(0));
         return mask.unsqueeze(1);                                                                   // [b, 1, s, s]
-    }
-
-    private static Tensor Sample(Tensor logits, GenerationOptions o, TorchSharp.torch.Generator gen)
-    {
-        var probs = nn.functional.softmax(logits / o.Temperature, -1);                              // [b, v]
-        if (o.TopP < 1.0)
-        {
-            var (sorted, index) = probs.sort(-1, descending: true);
-            var cumulative = sorted.cumsum(-1);
-            // keep the smallest prefix whose mass reaches top_p (the first token always stays)
-            var drop = (cumulative - sorted) > o.TopP;
-            sorted = sorted.masked_fill(drop, 0);
-            probs = zeros_like(probs).scatter_(-1, index, sorted);
-            probs = probs / probs.sum(-1, keepdim: true);
-        }
-        return multinomial(probs.to(ScalarType.Float32).cpu(), 1, generator: gen).squeeze(1).to(logits.device);
     }
 }

@@ -28,6 +28,7 @@ public static class LlamaBuilder
         var weights = ModelWeights.Open(dir);
         try
         {
+            CheckpointTensors.Check(config, weights, dir);
             return Build(config, new CheckpointWeights(weights), options);
         }
         finally
@@ -47,8 +48,13 @@ public static class LlamaBuilder
         {
             var (outF, inF) = LlamaProjections.Shape(c, path);
             var baseLayer = baseProjections(path, src);
-            if (baseLayer is TorchSharp.Modules.Linear { weight: { } w } && (w.shape[0] != outF || w.shape[1] != inF))
-                throw new FinQLoraException($"weight '{path}.weight' has shape [{string.Join(", ", w.shape)}], expected [{outF}, {inF}] from config.json");
+            var shape = baseLayer switch
+            {
+                TorchSharp.Modules.Linear { weight: { } w } => w.shape,
+                Nf4Linear q => [q.OutFeatures, q.InFeatures],
+                _ => null,
+            };
+            if (shape is not null) LlamaProjections.CheckShape(c, path, shape);
             return new LoraLinear(baseLayer, inF, outF);
         };
         var dev = o.Device;

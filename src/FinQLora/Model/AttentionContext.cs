@@ -7,4 +7,4 @@ namespace FinQLora.Model;
 /// and either a causal flag (no padding, no cache) or an explicit boolean mask [b, 1, s, t]
 /// (true = may attend).
 /// </summary>
-public sealed record AttentionContext(Tensor Cos, Tensor Sin, Tensor? Mask, bool IsCausal, KvCache? Cache);
+public sealed record AttentionContext(Tensor Cos, Tensor Sin, Tensor? Mask, bool IsCausal, IKvCache? Cache);

@@ -6,12 +6,25 @@ namespace FinQLora.Model;
 /// Pre-allocated key/value cache for generation: per layer [b, h_kv, capacity, d_h]. Each layer
 /// writes its new keys/values at the current length; the model advances the length once per forward.
 /// </summary>
-public sealed class KvCache : IDisposable
+public sealed class KvCache : IKvCache, IDisposable
 {
     private readonly Tensor[] _k, _v;
 
     public int Length { get; private set; }
     public int Capacity { get; }
+
+    public bool IsEmpty => Length == 0;
+
+    /// <summary>
+    /// A cache over given per-layer tensors ([b, h_kv, capacity, d_h] each, e.g. views of one row of a
+    /// <see cref="SlotKvCache"/>), starting empty; disposing it disposes only these handles, not the storage they view.
+    /// </summary>
+    public KvCache(IReadOnlyList<Tensor> keys, IReadOnlyList<Tensor> values)
+    {
+        _k = keys.ToArray();
+        _v = values.ToArray();
+        Capacity = (int)_k[0].shape[2];
+    }
 
     public KvCache(int layers, long batch, long kvHeads, int capacity, long headDim, ScalarType dtype, Device device)
     {

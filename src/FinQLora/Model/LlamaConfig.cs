@@ -41,6 +41,7 @@ public sealed record LlamaConfig(
         int headDim = Positive(o, "head_dim", path, MaxWidth, required: false) ?? hidden / heads;
         if (headDim <= 0 || headDim % 2 != 0) throw new FinQLoraException($"{path}: head_dim ({headDim}, or hidden_size / num_attention_heads) must be a positive even number (RoPE rotates pairs)");
 
+        RefuseOtherMaths(o, path);
         var ropeNode = o["rope_parameters"] as JsonObject ?? o["rope_scaling"] as JsonObject;
         double theta = Dbl(o, "rope_theta", path) ?? (ropeNode is null ? null : Dbl(ropeNode, "rope_theta", path)) ?? 10000.0;
         var rope = new RopeConfig("default", theta);
@@ -85,6 +86,23 @@ public sealed record LlamaConfig(
             Int(o, "bos_token_id", path, required: false), eos,
             Str(o, "dtype", path) ?? Str(o, "torch_dtype", path),
             quantization);
+    }
+
+    /// <summary>
+    /// Keys of transformers' LlamaConfig that change the forward pass in ways FinQLora does not compute: refused
+    /// with the key and value rather than ignored (ignoring them gives a model that runs and computes something else).
+    /// </summary>
+    private static void RefuseOtherMaths(JsonObject o, string path)
+    {
+        string Shown(string key) => Shorten(o[key]!.ToJsonString());
+        if (o["hidden_act"] is { } act && IO.JsonFile.String(act) is not ("silu" or "swish"))
+            throw new FinQLoraException($"{path}: hidden_act {Shown("hidden_act")} is not supported: FinQLora's Llama MLP computes silu (swish)");
+        foreach (var key in new[] { "attention_bias", "mlp_bias" })
+            if (o[key] is { } b && IO.JsonFile.Bool(b) != false)
+                throw new FinQLoraException($"{path}: {key} {Shown(key)} is not supported: FinQLora's Llama has no bias terms (false is the Llama default)");
+        foreach (var key in new[] { "rope_scaling", "rope_parameters" })
+            if (o[key] is { } r && r is not JsonObject)
+                throw new FinQLoraException($"{path}: {key} must be an object such as {{\"rope_type\": \"llama3\", \"factor\": 8.0, …}} or null, got {Shown(key)}");
     }
 
     // Far above any Llama (3.1-405B: hidden 16384, 126 layers, vocab 128256), low enough that a corrupt

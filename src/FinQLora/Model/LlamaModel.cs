@@ -27,13 +27,13 @@ public sealed class LlamaModel : nn.Module
     /// <paramref name="runLayers"/> lets the trainer run the layer stack itself (gradient checkpointing).
     /// Returns the final hidden states [b, s, d].
     /// </summary>
-    public Tensor Forward(Tensor ids, Tensor positionIds, Tensor? mask, KvCache? cache,
+    public Tensor Forward(Tensor ids, Tensor positionIds, Tensor? mask, IKvCache? cache,
         Func<IReadOnlyList<LlamaDecoderLayer>, Tensor, AttentionContext, Tensor>? runLayers = null)
     {
         using var scope = NewDisposeScope();
         var x = embed_tokens.call(ids);                                    // [b, s, d]
         var (cos, sin) = _rope.Compute(positionIds, x.dtype);             // [b, s, d_h]
-        var ctx = new AttentionContext(cos, sin, mask, IsCausal: mask is null && (cache is null || cache.Length == 0), cache);
+        var ctx = new AttentionContext(cos, sin, mask, IsCausal: mask is null && (cache is null || cache.IsEmpty), cache);
         if (runLayers is not null) x = runLayers(layers.ToList(), x, ctx);
         else
             foreach (var layer in layers)

@@ -19,4 +19,12 @@ public static class LlamaProjections
             _ => throw new ArgumentException($"not a projection: {path}"),
         };
     }
+
+    /// <summary>Refuses a projection weight (dense, or a 4-bit one's quant-state shape) whose shape is not what config.json implies.</summary>
+    public static void CheckShape(LlamaConfig c, string path, long[] shape)
+    {
+        var (outF, inF) = Shape(c, path);
+        if (shape.Length != 2 || shape[0] != outF || shape[1] != inF)
+            throw new FinQLoraException($"weight '{path}.weight' has shape [{string.Join(", ", shape)}], expected [{outF}, {inF}] from config.json");
+    }
 }

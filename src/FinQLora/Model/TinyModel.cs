@@ -33,10 +33,11 @@ public static class TinyModel
 
     public static string EnsureCreated(string dir, Action<string>? log = null)
     {
-        if (File.Exists(Path.Combine(dir, "model.safetensors")) && File.Exists(Path.Combine(dir, "config.json"))) return dir;
+        if (IsComplete(dir)) return dir;
         log?.Invoke($"creating the tiny random-weight Llama-3 model in {dir} (real Llama-3 tokenizer, RANDOM weights: outputs are meaningless)");
-        var tmp = dir + ".tmp-" + Environment.ProcessId;
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(dir))!);
+        AtomicFile.RemoveOrphans(dir);
+        var tmp = AtomicFile.TemporaryPathFor(dir);
         Directory.CreateDirectory(tmp);
         var c = Config;
         var source = new RandomWeights(c, seed: 20241128, std: 0.05);
@@ -64,9 +65,35 @@ public static class TinyModel
         File.WriteAllText(Path.Combine(tmp, "README.txt"),
             "FinQLora's tiny quickstart model: Llama-3 architecture (2 layers, hidden 64) with RANDOM weights and the real\n" +
             "Llama-3 tokenizer (tokenizer.model, Meta Llama 3 Community License, LICENSE beside it). Its outputs are meaningless.\n");
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(dir))!);
-        Directory.Move(tmp, dir);
+        Publish(tmp, dir);
         return dir;
+    }
+
+    private static bool IsComplete(string dir) =>
+        new[] { "model.safetensors", "config.json", "tokenizer.model" }.All(f => File.Exists(Path.Combine(dir, f)));
+
+    /// <summary>
+    /// Moves the finished <paramref name="tmp"/> to <paramref name="dir"/> with one rename. Concurrent first uses
+    /// each build their own copy; the first rename wins, and the others find a complete folder and drop theirs
+    /// (a folder is never deleted while another process may be reading it). An incomplete folder left by an
+    /// older version is renamed aside first, never deleted in place.
+    /// </summary>
+    private static void Publish(string tmp, string dir)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                Directory.Move(tmp, dir);
+                return;
+            }
+            catch (IOException) when (Directory.Exists(dir) && attempt < 3)
+            {
+                if (IsComplete(dir)) { Directory.Delete(tmp, recursive: true); return; }
+                var aside = AtomicFile.TemporaryPathFor(dir);
+                try { Directory.Move(dir, aside); Directory.Delete(aside, recursive: true); }
+                catch (IOException) { }   // another process moved it first
+            }
+        }
     }
 }

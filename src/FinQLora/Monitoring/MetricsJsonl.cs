@@ -33,6 +33,7 @@ public sealed class MetricsJsonl : IMetricsSink
 
     public void Train(TrainMetrics m) => Append(Line(m));
     public void Val(ValMetrics m) => Append(Line(m));
+    public void Tasks(TaskMetrics m) => Append(JsonSerializer.Serialize(m, Json));
 
     public static string Line(TrainMetrics m) => JsonSerializer.Serialize(m, Json);
     public static string Line(ValMetrics m) => JsonSerializer.Serialize(m, Json);
@@ -76,6 +77,32 @@ public sealed class MetricsJsonl : IMetricsSink
             (warn ?? Console.Error.WriteLine)($"warning: {path}:{bad[0].Line}: skipped a bad line ({bad[0].Why})" +
                 (bad.Count > 1 ? $" and {bad.Count - 1} more (lines {string.Join(", ", bad.Skip(1).Take(10).Select(b => b.Line))}{(bad.Count > 11 ? ", …" : "")})" : ""));
         return (train, val);
+    }
+
+    /// <summary>
+    /// The task-metrics lines of a metrics.jsonl (<see cref="TaskMetrics"/>), for the report. Other kinds are ignored; a bad
+    /// tasks line is skipped, with one warning per file as in <see cref="Read"/>.
+    /// </summary>
+    public static IReadOnlyList<TaskMetrics> ReadTasks(string path, Action<string>? warn = null)
+    {
+        var result = new List<TaskMetrics>();
+        var bad = new List<int>();
+        foreach (var (lineNo, line) in LineReader.Read(path, strictUtf8: false))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                if (JsonFile.ParseNode(line) is not JsonObject o || o["kind"] is not JsonValue k || !k.TryGetValue<string>(out var kind) || kind != "tasks") continue;
+                if (StepOf(o) is null || o.Deserialize<TaskMetrics>(Json) is not { Stage: not null, Metrics: not null, Rows: not null } m) throw new FormatException("incomplete");
+                result.Add(m);
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
+            {
+                bad.Add(lineNo);
+            }
+        }
+        if (bad.Count > 0) (warn ?? Console.Error.WriteLine)($"warning: {path}:{bad[0]}: skipped a bad tasks line{(bad.Count > 1 ? $" and {bad.Count - 1} more" : "")}");
+        return result;
     }
 
     /// <summary>The line's <c>step</c> when it is a whole number, else null.</summary>

@@ -26,11 +26,26 @@ public sealed record ValMetrics(string Stage, long Step, double ValLoss)
     [JsonPropertyOrder(-1)] public string Kind => "val";
 }
 
+/// <summary>
+/// One line of FLARE task metrics measured during training (logging.eval_tasks_every_steps) on a fixed subset of each
+/// task's rows: <c>{"kind":"tasks","stage":"stage1","step":20,"rows":{"fpb":32},"metrics":{"fpb":{"acc":0.5,"f1":0.41,…}},"select_best":"fpb.f1","score":0.41,"best":true}</c>.
+/// <see cref="SelectBest"/>, <see cref="Score"/> and <see cref="Best"/> are present with checkpoint.select_best: the
+/// selected value and whether this step's adapter became the best-adapter.
+/// </summary>
+public sealed record TaskMetrics(string Stage, long Step, IReadOnlyDictionary<string, int> Rows, IReadOnlyDictionary<string, SortedDictionary<string, double>> Metrics,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SelectBest = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Score = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Best = null)
+{
+    [JsonPropertyOrder(-1)] public string Kind => "tasks";
+}
+
 /// <summary>Receives the training and validation metrics: metrics.jsonl, TensorBoard and the progress display.</summary>
 public interface IMetricsSink : IDisposable
 {
     void Train(TrainMetrics m);
     void Val(ValMetrics m);
+    void Tasks(TaskMetrics m);
 }
 
 /// <summary>Sends every record to several sinks.</summary>
@@ -38,5 +53,6 @@ public sealed class MetricsFanOut(params IMetricsSink[] sinks) : IMetricsSink
 {
     public void Train(TrainMetrics m) { foreach (var s in sinks) s.Train(m); }
     public void Val(ValMetrics m) { foreach (var s in sinks) s.Val(m); }
+    public void Tasks(TaskMetrics m) { foreach (var s in sinks) s.Tasks(m); }
     public void Dispose() { foreach (var s in sinks) s.Dispose(); }
 }

@@ -54,6 +54,15 @@ public sealed class ProgressDisplay : IMetricsSink
         if (!_live) _plain.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{m.Stage} step {m.Step}/{TotalSteps} val_loss {m.ValLoss:F4}"));
     }
 
+    /// <summary>The task metrics, as one message: <c>stage1 step 20 tasks fpb acc 0.5000 f1 0.4100 …; select_best fpb.f1 0.4100 (best)</c>.</summary>
+    public void Tasks(TaskMetrics m)
+    {
+        static string F(double? v) => v?.ToString("F4", CultureInfo.InvariantCulture) ?? "-";
+        var tasks = string.Join("; ", m.Metrics.Select(t => $"{t.Key} {string.Join(" ", t.Value.Select(x => $"{x.Key} {F(x.Value)}"))}"));
+        var best = m.SelectBest is { } sel ? $"; select_best {sel} {F(m.Score)}{(m.Best == true ? " (best)" : "")}" : "";
+        Message($"{m.Stage} step {m.Step} tasks {tasks}{best}");
+    }
+
     /// <summary>A log message: printed as a line, or kept above the live panel (the last eight).</summary>
     public void Message(string text)
     {

@@ -144,9 +144,9 @@ public sealed class CheckpointStore(string dir, int keepLast)
         CheckpointManifest? manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(Path.Combine(checkpointDir, ManifestFile)), Json);
+            manifest = JsonSerializer.Deserialize<CheckpointManifest>(IO.InputFile.ReadText(Path.Combine(checkpointDir, ManifestFile), IO.JsonFile.MaxConfigBytes), Json);
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or FinQLoraException)
         {
             return $"{ManifestFile} unreadable: {e.Message}";
         }
@@ -163,7 +163,7 @@ public sealed class CheckpointStore(string dir, int keepLast)
             {
                 if (verifyHashes && Sha256Of(path) != f.Sha256) return $"{f.Path} does not match its SHA-256";
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FinQLoraException)
             {
                 return $"{f.Path} unreadable: {e.Message}";
             }
@@ -172,7 +172,7 @@ public sealed class CheckpointStore(string dir, int keepLast)
     }
 
     public static CheckpointManifest ReadManifest(string checkpointDir) =>
-        JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(Path.Combine(checkpointDir, ManifestFile)), Json)!;
+        JsonSerializer.Deserialize<CheckpointManifest>(IO.InputFile.ReadText(Path.Combine(checkpointDir, ManifestFile), IO.JsonFile.MaxConfigBytes), Json)!;
 
     private static void Seal(string tmp, long step)
     {
@@ -216,7 +216,7 @@ public sealed class CheckpointStore(string dir, int keepLast)
 
     public static string Sha256Of(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        using var stream = InputFile.OpenRead(path, 1 << 20);
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 

@@ -18,6 +18,21 @@ public static class ChatFormat
     public const string EndOfTurn = "<|eot_id|>";
     public const string DateString = "26 Jul 2024";
 
+    /// <summary>The special tokens a rendered chat is made of; a tokenizer without one of them would encode it as plain text.</summary>
+    public static readonly string[] ControlTokens = [StartHeader, EndHeader, EndOfTurn];
+
+    /// <summary>
+    /// Refuses a tokenizer that lacks a control token of the chat format (<see cref="ControlTokens"/>), naming it:
+    /// prompts would then hold "&lt;|start_header_id|&gt;" as ordinary text, and the training target would end in no
+    /// end-of-turn token at all.
+    /// </summary>
+    public static void RequireTokens(LlamaTokenizer tokenizer, string source)
+    {
+        foreach (var t in ControlTokens)
+            if (tokenizer.SpecialTokenId(t) is null)
+                throw new FinQLoraException($"{source}: the tokenizer has no special token {t}, which the Llama-3 chat format needs; use a Llama-3 tokenizer (tokenizer.json with its added_tokens)");
+    }
+
     public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
     {
         var sb = new StringBuilder(BeginOfText);

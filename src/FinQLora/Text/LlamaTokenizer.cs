@@ -72,7 +72,7 @@ public sealed class LlamaTokenizer
     public static LlamaTokenizer FromTiktokenModel(string path, IEnumerable<int>? extraStops = null)
     {
         // Llama 3's is 2.2 MB; the whole file is read into memory, so a cap keeps a wrong or hostile file from taking it all
-        using var stream = new MemoryStream(JsonFile.ReadBytes(path, MaxTiktokenBytes), writable: false);
+        using var stream = new MemoryStream(InputFile.ReadBytes(path, MaxTiktokenBytes), writable: false);
         return FromTiktokenStream(stream, path, extraStops ?? []);
     }
 
@@ -117,7 +117,7 @@ public sealed class LlamaTokenizer
 
     public static LlamaTokenizer FromTokenizerJson(string tokenizerJsonPath, string? tokenizerConfigPath = null, IEnumerable<int>? extraStops = null)
     {
-        using var doc = JsonFile.Parse(JsonFile.ReadBytes(tokenizerJsonPath, MaxTokenizerJsonBytes), tokenizerJsonPath);
+        using var doc = JsonFile.Parse(InputFile.ReadBytes(tokenizerJsonPath, MaxTokenizerJsonBytes), tokenizerJsonPath);
         var root = doc.RootElement;
         string Where(string what) => $"{tokenizerJsonPath}: {what}";
         if (root.ValueKind != JsonValueKind.Object) throw new FinQLoraException(Where("not a JSON object"));
@@ -322,7 +322,7 @@ public sealed class LlamaTokenizer
     private static string? ConfigToken(string? configPath, string key)
     {
         if (configPath is null || !File.Exists(configPath)) return null;
-        using var doc = JsonFile.Parse(JsonFile.ReadBytes(configPath, JsonFile.MaxConfigBytes), configPath);
+        using var doc = JsonFile.Parse(InputFile.ReadBytes(configPath, JsonFile.MaxConfigBytes), configPath);
         if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty(key, out var v)) return null;
         return v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var c) ? JsonFile.String(c) : JsonFile.String(v);
     }
@@ -332,7 +332,7 @@ public sealed class LlamaTokenizer
         if (!File.Exists(configPath)) return [];
         try
         {
-            using var doc = JsonFile.Parse(JsonFile.ReadBytes(configPath, JsonFile.MaxConfigBytes), configPath);
+            using var doc = JsonFile.Parse(InputFile.ReadBytes(configPath, JsonFile.MaxConfigBytes), configPath);
             if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("eos_token_id", out var v)) return [];
             return v.ValueKind switch
             {

@@ -32,6 +32,9 @@ public sealed class DataCursor
     /// <summary>Micro-batches in the current epoch.</summary>
     public int BatchesInEpoch => _batches.Count;
 
+    /// <summary>Rows in the current epoch's batches: the examples, or with packing the packed rows (their number does not depend on the epoch).</summary>
+    public int RowsInEpoch => _batches.Sum(b => b.Rows);
+
     /// <summary>The position as a fractional epoch (metrics.jsonl's "epoch").</summary>
     public double FractionalEpoch => Epoch + Index / (double)Math.Max(1, _batches.Count);
 

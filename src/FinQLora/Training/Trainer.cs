@@ -14,7 +14,8 @@ public sealed record TrainOptions(RunFolder.Mode Mode = RunFolder.Mode.New, int?
 }
 
 /// <summary>What a finished (or stopped) stage left behind.</summary>
-public sealed record TrainResult(string Output, string AdapterDir, long Steps, double? LastLoss, bool Stopped);
+/// <param name="FinalDir">the final adapter (OUTPUT/adapter), or for training.method full the model folder (OUTPUT/model)</param>
+public sealed record TrainResult(string Output, string FinalDir, bool FullModel, long Steps, double? LastLoss, bool Stopped);
 
 /// <summary>
 /// Trains one stage: takes the run folder (<see cref="RunSession"/>: folder, lock, config, resume policy), sets up
@@ -25,6 +26,8 @@ public static class Trainer
     public static TrainResult Run(TrainConfig cfg, TrainOptions opts, Action<string>? log = null)
     {
         log ??= Console.Error.WriteLine;
+        if (opts.InitAdapterOverride is { } initOverride) cfg = cfg with { InitAdapter = initOverride };
+        cfg = ContinueAdapter.Resolve(cfg);   // continue: the lora shape is the init adapter's (also in the saved config.yaml)
         var hooks = opts.Hooks ?? FaultInjection.FromEnvironment();
         var dist = DistributedContext.FromEnvironment();
         using var run = RunSession.Open(cfg, opts, dist.IsMain);

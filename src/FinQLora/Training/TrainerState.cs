@@ -27,6 +27,9 @@ public sealed record TrainerState
     /// <summary>Steps skipped for a NaN/Inf loss or gradient norm, in all and in a row at the time of saving.</summary>
     public long NonFiniteSkips { get; init; }
     public int NonFiniteInARow { get; init; }
+    /// <summary>checkpoint.select_best: the step of the best adapter so far and its value (<see cref="TrainingTaskMetrics"/>).</summary>
+    public long? BestTaskStep { get; init; }
+    public double? BestTaskScore { get; init; }
     /// <summary>Label tokens trained on so far.</summary>
     public long Tokens { get; init; }
 
@@ -42,7 +45,7 @@ public sealed record TrainerState
     {
         try
         {
-            var s = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
+            var s = JsonSerializer.Deserialize<TrainerState>(IO.InputFile.ReadText(path, IO.JsonFile.MaxConfigBytes), Json) ?? throw new JsonException("empty");
             if (s.Version != 1) throw new FinQLoraException($"{path}: trainer state version {s.Version} is not supported (expected 1)");
             return s;
         }

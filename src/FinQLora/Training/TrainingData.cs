@@ -18,7 +18,7 @@ public sealed record TrainingData(List<TokenizedExample> Train, List<TokenizedEx
         foreach (var name in d.Tasks)
         {
             var task = FlareTasks.Get(name);
-            var rows = DatasetPreparer.ReadPrepared(d.Dir, task, "train", d.SkipBadRows)
+            var rows = ReadSplit(d, task, "train", log)
                        ?? throw new FinQLoraException($"data.dir {d.Dir}: no {task.Name}/train.jsonl (prepare it with `finqlora prepare-data --tasks {task.Name} --output {d.Dir}`)");
             var examples = new List<TokenizedExample>();
             foreach (var row in rows)
@@ -29,7 +29,7 @@ public sealed record TrainingData(List<TokenizedExample> Train, List<TokenizedEx
                 examples.Add(e);
             }
             byTask[task.Name] = examples;
-            var validRows = DatasetPreparer.ReadPrepared(d.Dir, task, "valid", d.SkipBadRows) ?? [];
+            var validRows = ReadSplit(d, task, "valid", log) ?? [];
             valid.AddRange(validRows.Select(encoder.Encode).OfType<TokenizedExample>());
             log($"{task.Name}: {examples.Count} training examples{(validRows.Count > 0 ? $", {validRows.Count} validation rows" : "")}");
         }
@@ -38,5 +38,12 @@ public sealed record TrainingData(List<TokenizedExample> Train, List<TokenizedEx
         var mixed = TaskMixer.Mix(byTask, d.Mixing == Mixing.Temperature ? MixingMode.Temperature : MixingMode.Proportional, d.Temperature, seed);
         if (mixed.Count == 0) throw new FinQLoraException($"no training examples in data.dir {d.Dir} for tasks {string.Join(", ", d.Tasks)}");
         return new TrainingData(mixed, valid, truncated, dropped);
+    }
+
+    /// <summary>A prepared split; skipped bad rows are counted in the log, and a bad row names the key that skips it.</summary>
+    private static List<FlareRow>? ReadSplit(DataSection d, FlareTask task, string split, Action<string> log)
+    {
+        try { return DatasetPreparer.ReadPrepared(d.Dir, task, split, d.SkipBadRows, m => log($"{m} (data.skip_bad_rows)")); }
+        catch (BadRowException e) { throw e.WithHint("set data.skip_bad_rows: true to skip such rows, counted and reported"); }
     }
 }

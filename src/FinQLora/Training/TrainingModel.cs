@@ -16,7 +16,7 @@ public sealed record TrainableSet(IReadOnlyList<(string Name, Parameter Param)> 
 
 /// <summary>
 /// The recipe's model setup: the model loaded on its device in its dtype (an NF4 base for QLoRA), then
-/// <see cref="Attach"/>: an earlier adapter stacked or merged (init_adapter), and the trainable part made trainable.
+/// <see cref="Attach"/>: an earlier adapter stacked or merged (init_adapter) or trained further (continue), and the trainable part made trainable.
 /// </summary>
 public sealed class TrainingModel : IDisposable
 {
@@ -53,13 +53,20 @@ public sealed class TrainingModel : IDisposable
     public TrainableSet Attach(TrainConfig cfg, string? initAdapter, Action<string> log)
     {
         var t = cfg.Training;
-        var initBase = initAdapter is null ? null : InitAdapter.Apply(Model, initAdapter, cfg.InitAdapterMode, ModelDir, InitAdapterName, m => log($"[{cfg.Stage}] {m}"));
+        bool continuing = cfg.InitAdapterMode == InitAdapterMode.Continue;
+        var initBase = initAdapter is null || continuing ? null : InitAdapter.Apply(Model, initAdapter, cfg.InitAdapterMode, ModelDir, InitAdapterName, m => log($"[{cfg.Stage}] {m}"));
         var lora = cfg.Lora.ToSettings().Validated(Model.Config.NumHiddenLayers);
         IReadOnlyList<(string Name, Parameter Param)> trainable;
         if (t.Method == TrainingMethod.Full)
         {
             trainable = Model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
             foreach (var (_, p) in trainable) p.requires_grad_(true);
+        }
+        else if (continuing)
+        {
+            // continue: the init adapter itself is the trainable adapter (ContinueAdapter.Resolve gave cfg its shape)
+            (lora, trainable) = ContinueAdapter.Attach(Model, cfg with { InitAdapter = initAdapter }, AdapterName);
+            log($"[{cfg.Stage}] training {initAdapter} further (r {lora.R}, alpha {lora.Alpha}, {string.Join(",", lora.Targets)}{(lora.UseRslora ? ", rsLoRA" : "")})");
         }
         else
         {

@@ -4,6 +4,7 @@ using FinQLora.Config;
 using FinQLora.Cuda;
 using FinQLora.Data;
 using FinQLora.Distributed;
+using FinQLora.Model;
 using FinQLora.Monitoring;
 using FinQLora.Runs;
 using FinQLora.Runtime;
@@ -40,6 +41,7 @@ public sealed class TrainingRecipe : IDisposable
     private readonly CheckpointContents _checkpoint;
     private readonly NonFiniteGuard _guard;
     private readonly MetricsFanOut _sinks;
+    private readonly TrainingTaskMetrics? _taskMetrics;
     private readonly GpuMonitor? _gpu;
     private readonly StopSignal _stop;
     private readonly GradientAverager _averager;
@@ -62,12 +64,17 @@ public sealed class TrainingRecipe : IDisposable
             _comm = dist.CreateCommunicator();
             _trainable = _model.Attach(cfg, opts.InitAdapterOverride ?? cfg.InitAdapter, log);
             _data = TrainingData.Load(cfg.Data, _model.Bundle.Tokenizer, t.Seed, log);
-            _plan = StepPlan.For(t, _data.Train.Count, dist.WorldSize, opts.MaxSteps);
+            var shape = new BatchShape(t.BatchSize, _model.Bundle.Tokenizer.PadId, cfg.Data.Packing, cfg.Data.MaxLength);
+            var firstEpoch = new DataCursor(_data.Train, shape, t.Seed);   // an epoch is the batches the cursor walks (packed rows with packing)
+            _plan = StepPlan.For(t, _data.Train.Count, firstEpoch.BatchesInEpoch, firstEpoch.RowsInEpoch, cfg.Data.Packing, dist.WorldSize, opts.MaxSteps);
+            if (cfg.Data.Packing)
+                log($"[{cfg.Stage}] packing: {_data.Train.Count} examples in {firstEpoch.RowsInEpoch} rows of up to {cfg.Data.MaxLength} tokens; {_plan.StepsPerEpoch} steps per epoch");
             _optimizer = new AdamW(_trainable.Parameters, new AdamW.Options(t.Lr, t.Betas[0], t.Betas[1], t.Eps, t.WeightDecay));
             _checkpoint = new CheckpointContents(cfg, _model.Model, _trainable, _optimizer, _model.ModelDir, _resumeCommand, hooks);
             _state = new TrainerState { Stage = cfg.Stage, TotalSteps = _plan.Total, Seed = t.Seed };
             if (opts.Mode == RunFolder.Mode.Resume) _state = Resume();
             _guard = new NonFiniteGuard(t.NanGuardMaxConsecutive, _state.NonFiniteSkips, _state.NonFiniteInARow);
+            _taskMetrics = dist.IsMain ? TrainingTaskMetrics.Create(cfg, _state.BestTaskStep, _state.BestTaskScore, log) : null;
             _sinks = dist.IsMain
                 ? new MetricsFanOut([new MetricsJsonl(run.Layout.Metrics), new ProgressDisplay(cfg.Stage, _plan.Total),
                     .. (cfg.Logging.Tensorboard ? new IMetricsSink[] { new TensorBoardSink(run.Layout.TensorBoard) } : [])])
@@ -75,7 +82,6 @@ public sealed class TrainingRecipe : IDisposable
             _gpu = dist.IsMain && _model.Device.type == TorchSharp.DeviceType.CUDA ? GpuMonitor.Start(run.Layout.Gpu) : null;
             _stop = StopSignal.Listen();
             _averager = new GradientAverager(_comm);
-            var shape = new BatchShape(t.BatchSize, _model.Bundle.Tokenizer.PadId, cfg.Data.Packing, cfg.Data.MaxLength);
             _cursor = new DataCursor(_data.Train, shape, t.Seed, _state.DataEpoch, _state.DataIndex);
         }
         catch
@@ -120,8 +126,9 @@ public sealed class TrainingRecipe : IDisposable
             };
             LogStep(step, loss, gradNorm, stepClock);
             Validate(step);
+            MeasureTasks(step);
             if (EndStep(step, verdict))
-                return new TrainResult(_cfg.Output, _run.Layout.FinalAdapter, step, _lastLoss, Stopped: true);
+                return new TrainResult(_cfg.Output, _run.Layout.FinalOf(t.Method == TrainingMethod.Full), t.Method == TrainingMethod.Full, step, _lastLoss, Stopped: true);
         }
         return Finish();
     }
@@ -191,6 +198,14 @@ public sealed class TrainingRecipe : IDisposable
             _sinks.Val(new ValMetrics(_cfg.Stage, step, ValidationLoss.Of(_model.Model, _data.Valid, _cfg.Training, _model.Bundle.Tokenizer.PadId, _model.Device)));
     }
 
+    /// <summary>The FLARE task metrics (main rank), every logging.eval_tasks_every_steps steps and at the last; with checkpoint.select_best a new best becomes best-adapter/.</summary>
+    private void MeasureTasks(long step)
+    {
+        if (_taskMetrics is null || !_taskMetrics.Due(step, _plan.Total)) return;
+        _taskMetrics.Measure(step, _model.Bundle, _sinks, dir => PeftAdapterFiles.Save(dir, _model.Model, TrainingModel.AdapterName, _trainable.Lora, _model.ModelDir));
+        _state = _state with { BestTaskStep = _taskMetrics.BestStep, BestTaskScore = _taskMetrics.BestScore };
+    }
+
     /// <summary>
     /// After the step: stops the run (with a checkpoint) when the guard says so, lets the hooks see the step,
     /// checkpoints every checkpoint.every_steps, at the last step and on a stop request. True when the run stops early.
@@ -225,18 +240,24 @@ public sealed class TrainingRecipe : IDisposable
         return state;
     }
 
-    /// <summary>The end of the run: the final adapter (main rank; not for method full), its init-adapter note first.</summary>
+    /// <summary>
+    /// The end of the run (main rank): the final adapter, its init-adapter note first; for method full the trained model
+    /// as a Hugging Face folder (OUTPUT/model, in the base checkpoint's dtype) instead.
+    /// </summary>
     private TrainResult Finish()
     {
-        var adapterDir = _run.Layout.FinalAdapter;
-        if (_dist.IsMain && _cfg.Training.Method != TrainingMethod.Full)
+        bool full = _cfg.Training.Method == TrainingMethod.Full;
+        var finalDir = _run.Layout.FinalOf(_cfg.Training.Method == TrainingMethod.Full);
+        if (_dist.IsMain && full)
+            HfModelFolder.Write(_model.Model, _model.ModelDir, finalDir, HfModelFolder.StoredDType(_model.ModelDir));
+        else if (_dist.IsMain)
         {
             // the note goes before the weights, which mark the stage finished
-            if (_trainable.InitBase is { } initBase) InitAdapter.WriteNote(adapterDir, initBase, _cfg.Stage);
-            PeftAdapterFiles.Save(adapterDir, _model.Model, TrainingModel.AdapterName, _trainable.Lora, _model.ModelDir);
+            if (_trainable.InitBase is { } initBase) InitAdapter.WriteNote(finalDir, initBase, _cfg.Stage);
+            PeftAdapterFiles.Save(finalDir, _model.Model, TrainingModel.AdapterName, _trainable.Lora, _model.ModelDir);
         }
-        _log($"[{_cfg.Stage}] done: {_state.Step} steps; adapter in {adapterDir}");
-        return new TrainResult(_cfg.Output, adapterDir, _state.Step, _lastLoss, Stopped: false);
+        _log($"[{_cfg.Stage}] done: {_state.Step} steps; {(full ? "model" : "adapter")} in {finalDir}");
+        return new TrainResult(_cfg.Output, finalDir, full, _state.Step, _lastLoss, Stopped: false);
     }
 
     /// <summary>The global L2 norm of the gradients (fp32); clips them to <paramref name="maxNorm"/> when it is above 0.</summary>

@@ -28,8 +28,9 @@ public class LayeringTests
         "Config",        // YAML config records, validation
         "Monitoring",    // metrics sinks, GPU monitor
         "Distributed",   // ranks, NCCL, gradient averaging, sharding
+        "Evaluation",    // scoring, metrics (the trainer measures tasks with them)
         "Training",      // the recipe and its parts
-        "Evaluation",    // scoring, metrics
+        "Serving",       // the inference engine behind IChatClient and the HTTP server
         "Curriculum",    // stages, then evaluation
         "Benchmarks",    // measurements over everything below
     ];

@@ -81,6 +81,15 @@ public class ErrorTableTests
     }
 
     [Fact]
+    public void Continue_with_a_lora_section_that_disagrees_with_the_adapter()
+    {
+        // the adapter of tests/fixtures/parity/out/adapter-a is r 4, alpha 8 on q, k, v, o
+        var adapter = Fixtures.Parity("adapter-a");
+        var r = CliProcess.Run("train", "--config", StageConfig("lora: { r: 8 }"), "--init-adapter", adapter, "--set", "init_adapter_mode=continue");
+        Fails(r, 2, $"init_adapter_mode: continue trains {adapter} itself, so its shape comes from {Path.Combine(adapter, "adapter_config.json")}: lora.r is 8 but the adapter has 4.");
+    }
+
+    [Fact]
     public void Gpu_out_of_memory_maps_to_exit_code_4_and_advice()
     {
         // How libtorch reports it (TorchSharp raises ExternalException), wrapped as the training step would see it.

@@ -54,3 +54,88 @@ public class ConfigFuzzTests
             LoadsOrExplains("data: { tasks: [fpb] }\n", sets.Select(s => $"{keys[s.Item1]}={s.Item2}").ToArray()), iter: Iter);
     }
 }
+
+/// <summary>
+/// Configs built to exhaust memory or the stack: nested anchors (a few hundred bytes naming billions of
+/// nodes) and deep nesting (block or flow), through a file, a `--set` value and a run folder's config.yaml.
+/// Each is refused in bounded time with a one-line message.
+/// </summary>
+public class HostileConfigTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    /// <summary>Levels of anchors, each a list of <paramref name="width"/> aliases of the one before (a "billion laughs").</summary>
+    private static string Laughs(int levels, int width, string key)
+    {
+        var lines = new List<string> { $"{key}0: &a0 [{string.Join(", ", Enumerable.Repeat("lol", width))}]" };
+        for (int l = 1; l < levels; l++) lines.Add($"{key}{l}: &a{l} [{string.Join(", ", Enumerable.Repeat($"*a{l - 1}", width))}]");
+        return string.Join("\n", lines) + "\n";
+    }
+
+    private static string Nested(int depth, int style) => style switch
+    {
+        0 => string.Concat(Enumerable.Range(0, depth).Select(i => new string(' ', 2 * i) + "-\n")),           // block lists
+        1 => string.Concat(Enumerable.Range(0, depth).Select(i => new string(' ', i) + $"k{i}:\n")) + new string(' ', depth) + "x: 1\n",  // block mappings
+        2 => "a: " + new string('[', depth) + new string(']', depth) + "\n",                                   // flow lists
+        _ => "a: " + string.Concat(Enumerable.Repeat("{b: ", depth)) + "1" + new string('}', depth) + "\n",   // flow mappings
+    };
+
+    private static FinQLoraException RefusedInTime(Action load)
+    {
+        FinQLoraException? error = null;
+        Exception? other = null;
+        var task = Task.Run(() =>
+        {
+            try { load(); }
+            catch (FinQLoraException e) { error = e; }
+            catch (Exception e) { other = e; }
+        });
+        Assert.True(task.Wait(Bound), "the load ran past its bound (alias expansion or deep recursion)");
+        Assert.Null(other);
+        Assert.NotNull(error);
+        Assert.DoesNotContain('\n', error!.Message);
+        return error;
+    }
+
+    private static void InEveryDoor(string yaml, string expected)
+    {
+        var dir = Fixtures.TempDir();
+        try
+        {
+            var path = Path.Combine(dir, "c.yaml");
+            File.WriteAllText(path, yaml);
+            Assert.Contains(expected, RefusedInTime(() => ConfigLoader.LoadTrain(path)).Message);
+            Assert.Contains(expected, RefusedInTime(() => ConfigLoader.ReadTree(path)).Message);   // how resume reads a run's config.yaml
+            File.WriteAllText(path, "data: { tasks: [fpb] }\n");
+            // the same shape as one --set flow value
+            var flow = "{" + string.Join(", ", yaml.Trim().Split('\n').Select(l => l.Trim())) + "}";
+            if (yaml.Contains('&')) Assert.Contains(expected, RefusedInTime(() => ConfigLoader.LoadTrain(path, [$"training.x={flow}"])).Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Nested_anchors_are_refused_in_every_door()
+    {
+        Gen.Select(Gen.Int[2, 12], Gen.Int[2, 12], Gen.String[Gen.Char['a', 'z'], 1, 6]).Sample((levels, width, key) =>
+            InEveryDoor(Laughs(levels, width, key), "YAML aliases"), iter: 40);
+    }
+
+    [Fact]
+    public void Deep_nesting_is_refused_in_every_door()
+    {
+        Gen.Select(Gen.Int[ConfigYaml.MaxDepth + 1, 20_000], Gen.Int[0, 3]).Sample((depth, style) =>
+        {
+            if (style < 2) depth = Math.Min(depth, 900);   // block indentation grows as depth^2 bytes: stay under the size cap
+            InEveryDoor(Nested(depth, style), "nested more than");
+        }, iter: 20);
+        Assert.Contains("nested more than", RefusedInTime(() => ConfigYaml.ParseValue(new string('[', 15_000), "--set x")).Message);
+    }
+
+    [Fact]
+    public void Nesting_within_the_bound_still_loads()
+    {
+        var tree = ConfigYaml.Parse(Nested(ConfigYaml.MaxDepth - 1, 2), "c.yaml");
+        Assert.True(tree.ContainsKey("a"));
+    }
+}

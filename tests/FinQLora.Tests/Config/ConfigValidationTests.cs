@@ -117,6 +117,22 @@ public class ConfigValidationTests
     }
 
     [Fact]
+    public void Task_metrics_during_training_and_the_best_checkpoint_are_validated()
+    {
+        Assert.Contains("checkpoint.select_best is 'fpb.f1' but logging.eval_tasks_every_steps is 0: the best checkpoint is chosen by the task metrics logged during training; set logging.eval_tasks_every_steps (e.g. 100) or checkpoint.select_best: null",
+            Error(Minimal, "checkpoint.select_best=fpb.f1"));
+        Assert.Contains("checkpoint.select_best: 'ner' is not one of the stage's data.tasks (fpb), whose metrics are the ones measured",
+            Error(Minimal, "logging.eval_tasks_every_steps=5", "checkpoint.select_best=ner.entity_f1"));
+        Assert.Contains("checkpoint.select_best: fpb has no metric 'avg_f1'; choose one of acc, f1, macro_f1, mcc", Error(Minimal, "logging.eval_tasks_every_steps=5", "checkpoint.select_best=fpb.avg_f1"));
+        Assert.Contains("logging.eval_tasks_rows must be >= 1, got 0", Error(Minimal, "logging.eval_tasks_rows=0"));
+        Assert.Contains("logging.eval_tasks_split must be train, valid or test, got 'dev'", Error(Minimal, "logging.eval_tasks_split=dev"));
+        Assert.Contains("logging.eval_tasks_every_steps must be >= 0 (0 turns task metrics off), got -1", Error(Minimal, "logging.eval_tasks_every_steps=-1"));
+        Assert.Contains("logging.eval_tasks_max_new_tokens must be >= 1, got 0", Error(Minimal, "logging.eval_tasks_max_new_tokens=0"));
+        var ok = ConfigLoader.LoadTrain(Write(Minimal), ["logging.eval_tasks_every_steps=5", "checkpoint.select_best=mean"]);
+        Assert.Equal(("mean", 5, 32, "valid", 64), (ok.Checkpoint.SelectBest, ok.Logging.EvalTasksEverySteps, ok.Logging.EvalTasksRows, ok.Logging.EvalTasksSplit, ok.Logging.EvalTasksMaxNewTokens));
+    }
+
+    [Fact]
     public void Warmup_steps_and_ratio_cannot_both_be_set() =>
         Assert.Contains("training.warmup_steps and training.warmup_ratio are both set", Error(Minimal, "training.warmup_steps=5", "training.warmup_ratio=0.1"));
 

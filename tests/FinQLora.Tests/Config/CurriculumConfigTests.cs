@@ -41,6 +41,15 @@ public class CurriculumConfigTests
     }
 
     [Fact]
+    public void Evaluating_the_best_adapter_needs_a_last_stage_that_keeps_one()
+    {
+        var e = Assert.Throws<FinQLoraException>(() => ConfigLoader.LoadCurriculum(Setup(Two), ["evaluation.adapter=best"]));
+        Assert.Contains("evaluation.adapter is best but the last stage ('b') has no checkpoint.select_best, so it keeps no best adapter: set its checkpoint.select_best (e.g. mean) or evaluation.adapter: last", e.Message);
+        var ok = ConfigLoader.LoadCurriculum(Setup(Two), ["evaluation.adapter=best", "stages.1.checkpoint.select_best=fpb.f1", "stages.1.logging.eval_tasks_every_steps=5"]);
+        Assert.Equal(EvaluatedAdapter.Best, ok.Evaluation.Adapter);
+    }
+
+    [Fact]
     public void Stage_errors_say_which_stage()
     {
         var e = Assert.Throws<FinQLoraException>(() => ConfigLoader.LoadCurriculum(Setup(Two), ["stages.0.lora.r=0"]));

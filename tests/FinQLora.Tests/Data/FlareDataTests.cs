@@ -34,7 +34,7 @@ public class FlareDataTests
     {
         var path = Path.Combine(Fixtures.TempDir(), "rows.jsonl");
         File.WriteAllLines(path, ["""{"id": "ok", "query": "q", "answer": "positive"}""", badLine]);
-        var e = Assert.Throws<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
+        var e = Assert.ThrowsAny<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
         Assert.Contains($"{path}:2:", e.Message);
         Assert.Contains(expected, e.Message);
         var (rows, report) = FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test", skipBadRows: true);
@@ -47,7 +47,7 @@ public class FlareDataTests
     {
         var path = Path.Combine(Fixtures.TempDir(), "rows.jsonl");
         File.WriteAllBytes(path, [.. "{\"query\": \"q\", \"answer\": \"positive\"}\n"u8.ToArray(), .. "{\"query\": \"\xff\"}\n"u8.ToArray()[..12], 0xff, 0xfe, (byte)'\n']);
-        var e = Assert.Throws<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
+        var e = Assert.ThrowsAny<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
         Assert.Contains("invalid UTF-8", e.Message);
     }
 

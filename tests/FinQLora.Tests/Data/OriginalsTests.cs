@@ -14,7 +14,7 @@ public class OriginalsTests
     {
         var path = Path.Combine(Fixtures.TempDir(), "Sentences_AllAgree.txt");
         using (var f = File.Create(path)) f.SetLength(FpbSentences.MaxBytes + 1);   // sparse
-        var e = Assert.Throws<FinQLoraException>(() => FpbSentences.Read(path));
+        var e = Assert.ThrowsAny<FinQLoraException>(() => FpbSentences.Read(path));
         Assert.Contains($"{FpbSentences.MaxBytes + 1:N0} bytes is over the {FpbSentences.MaxBytes:N0}-byte limit", e.Message);
     }
 
@@ -33,7 +33,7 @@ public class OriginalsTests
     {
         var path = Path.Combine(Fixtures.TempDir(), "Sentences_50Agree.txt");
         File.WriteAllText(path, "The company said profit rose .@positive\nhello@neutral\nno label here\n");
-        var e = Assert.Throws<FinQLoraException>(() => FpbSentences.Read(path));
+        var e = Assert.ThrowsAny<FinQLoraException>(() => FpbSentences.Read(path));
         Assert.Contains($"{path}:3:", e.Message);
         var (rows, report) = FpbSentences.Read(path, skipBadRows: true);
         Assert.Equal(1, report.Skipped);
@@ -74,7 +74,7 @@ public class OriginalsTests
         Assert.Equal("test", row.Split);
         Assert.EndsWith("\nText: Evergreen Solar and John Smith of Boston Act\nAnswer:", row.Query);
         File.AppendAllText(path, "broken\n");
-        Assert.Contains($"{path}:14:", Assert.Throws<FinQLoraException>(() => FinNerConll.Read(path, isTest: true)).Message);
+        Assert.Contains($"{path}:14:", Assert.ThrowsAny<FinQLoraException>(() => FinNerConll.Read(path, isTest: true)).Message);
     }
 
     [Theory]

@@ -46,7 +46,7 @@ public class ParquetTests
     {
         var path = Path.Combine(Fixtures.TempDir(), "test.parquet");
         File.WriteAllBytes(path, FpbParquet(3, badGold: true));
-        var e = Assert.Throws<FinQLoraException>(() => FlareParquet.Read(path, FlareTasks.Get("fpb"), "test"));
+        var e = Assert.ThrowsAny<FinQLoraException>(() => FlareParquet.Read(path, FlareTasks.Get("fpb"), "test"));
         Assert.Contains($"{path}:3:", e.Message);
         Assert.Contains("outside the 3 choices", e.Message);
         var (rows, report) = FlareParquet.Read(path, FlareTasks.Get("fpb"), "test", skipBadRows: true);
@@ -59,7 +59,7 @@ public class ParquetTests
     {
         var path = Path.Combine(Fixtures.TempDir(), "test.parquet");
         File.WriteAllText(path, "not parquet");
-        Assert.Contains("not a readable Parquet file", Assert.Throws<FinQLoraException>(() => FlareParquet.Read(path, FlareTasks.Get("fpb"), "test")).Message);
+        Assert.Contains("not a readable Parquet file", Assert.ThrowsAny<FinQLoraException>(() => FlareParquet.Read(path, FlareTasks.Get("fpb"), "test")).Message);
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public class FlareJsonArrayTests
     {
         var path = Path.Combine(Fixtures.TempDir(), "fpb-test.json");
         File.WriteAllText(path, """[{"id": "a", "query": "q", "answer": "neutral"}, {"id": "b", "query": "q", "answer": "positive", "gold": 9}]""");
-        var e = Assert.Throws<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
+        var e = Assert.ThrowsAny<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
         Assert.Contains($"{path}:#2:", e.Message);
         var (rows, report) = FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test", skipBadRows: true);
         Assert.Equal(1, rows[0].Gold);

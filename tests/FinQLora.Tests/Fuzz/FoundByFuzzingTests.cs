@@ -55,19 +55,19 @@ public class FoundByFuzzingTests : IDisposable
     public void Duplicate_keys_in_a_flare_row_name_the_line()
     {
         var path = Write("rows.jsonl", Encoding.UTF8.GetBytes("""{"query":"q","answer":"positive","answer":"neutral"}""" + "\n"));
-        var e = Assert.Throws<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
+        var e = Assert.ThrowsAny<FinQLoraException>(() => FlareJsonl.Read(path, FlareTasks.Get("fpb"), "test"));
         Assert.StartsWith($"{path}:1: invalid JSON", e.Message);
         var source = Path.Combine(_dir, "source", "fpb");
         Directory.CreateDirectory(source);
         File.Copy(path, Path.Combine(source, "test.jsonl"));
-        Assert.Throws<FinQLoraException>(() => DatasetPreparer.PrepareLocal(Path.Combine(_dir, "source"), Path.Combine(_dir, "out"), [FlareTasks.Get("fpb")], false));
+        Assert.ThrowsAny<FinQLoraException>(() => DatasetPreparer.PrepareLocal(Path.Combine(_dir, "source"), Path.Combine(_dir, "out"), [FlareTasks.Get("fpb")], false));
     }
 
     [Fact]
     public void Unpaired_surrogate_escapes_in_keys()
     {
         var rows = Write("rows.jsonl", Encoding.UTF8.GetBytes("""{"query\ud800":"q","answer":"positive"}""" + "\n"));
-        Assert.Contains("unpaired UTF-16 surrogate escape", Assert.Throws<FinQLoraException>(() => FlareJsonl.Read(rows, FlareTasks.Get("fpb"), "test")).Message);
+        Assert.Contains("unpaired UTF-16 surrogate escape", Assert.ThrowsAny<FinQLoraException>(() => FlareJsonl.Read(rows, FlareTasks.Get("fpb"), "test")).Message);
         var config = Write("config.json", Encoding.UTF8.GetBytes("""{"vocab_size\udc00":1}"""));
         Assert.Contains("unpaired UTF-16 surrogate escape", Assert.Throws<FinQLoraException>(() => LlamaConfig.Load(config)).Message);
     }
@@ -76,7 +76,7 @@ public class FoundByFuzzingTests : IDisposable
     public void Pixiu_turns_that_are_not_objects()
     {
         var path = Write("p.jsonl", Encoding.UTF8.GetBytes("""{"conversations":[["human","q"],{"from":"agent","value":"positive"}]}""" + "\n"));
-        Assert.Contains("conversations[0].value must be a string", Assert.Throws<FinQLoraException>(() => PixiuJsonl.Read(path, FlareTasks.Get("fpb"), "test")).Message);
+        Assert.Contains("conversations[0].value must be a string", Assert.ThrowsAny<FinQLoraException>(() => PixiuJsonl.Read(path, FlareTasks.Get("fpb"), "test")).Message);
     }
 
     [Theory]

@@ -61,4 +61,17 @@ public class TensorBoardSinkTests
         // the summary value's simple_value (field 2, fixed32) = 0x15 then the float 1.25 little-endian
         Assert.True(val.AsSpan().IndexOf((byte[])[0x15, .. BitConverter.GetBytes(1.25f)]) >= 0);
     }
+
+    [Fact]
+    public void Task_metrics_become_one_scalar_per_task_and_metric_and_the_selected_value()
+    {
+        var dir = Path.Combine(Fixtures.TempDir(), "tensorboard");
+        using (var tb = new TensorBoardSink(dir))
+            tb.Tasks(new TaskMetrics("s1", 4, new Dictionary<string, int> { ["fpb"] = 8 },
+                new Dictionary<string, SortedDictionary<string, double>> { ["fpb"] = new() { ["acc"] = 0.5, ["f1"] = 0.375 } }, "fpb.f1", 0.375, true));
+        var records = Records(Assert.Single(Directory.GetFiles(dir, "events.out.tfevents.*")));
+        Assert.Equal(["s1/tasks/fpb/acc", "s1/tasks/fpb/f1", "s1/tasks/select_best"],
+            records.Skip(1).Select(r => Encoding.ASCII.GetString(r)).Select(t => new[] { "s1/tasks/fpb/acc", "s1/tasks/fpb/f1", "s1/tasks/select_best" }.Single(t.Contains)));
+        Assert.True(records[^1].AsSpan().IndexOf((byte[])[0x15, .. BitConverter.GetBytes(0.375f)]) >= 0);
+    }
 }

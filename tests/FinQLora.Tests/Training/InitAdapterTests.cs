@@ -194,11 +194,23 @@ public class InitAdapterTests
         // once while training stage 2, once to build the evaluated model
         Assert.Equal(2, log.Count(l => l.Contains($"merged adapter {Path.Combine(root, "stage1", "adapter")} into 6 base projections")));
         Assert.Single(File.ReadLines(Path.Combine(root, "eval", "predictions.jsonl")));
-        // a resume of the finished curriculum evaluates again into its own eval/ folder (which evaluate --output would refuse without --overwrite)
-        File.Delete(Path.Combine(root, "eval", "summary.md"));
+        Assert.Contains(log, l => l.StartsWith("fpb: 1/1 rows, ", StringComparison.Ordinal) && l.Contains(" rows/s, ") && l.EndsWith("ETA 00:00:00", StringComparison.Ordinal));   // the evaluation's progress
+        // a resume of the finished curriculum does not evaluate again
+        var predictions = Path.Combine(root, "eval", "predictions.jsonl");
+        var written = File.GetLastWriteTimeUtc(predictions);
+        log.Clear();
         CurriculumRunner.Run(cfg, resume: true, overwrite: false, "test", log.Add);
-        Assert.Single(File.ReadLines(Path.Combine(root, "eval", "predictions.jsonl")));
-        Assert.True(File.Exists(Path.Combine(root, "eval", "summary.md")));
+        Assert.Contains($"evaluation: already finished ({Path.Combine(root, "eval", "metrics.json")}); not run again", log);
+        Assert.DoesNotContain(log, l => l.Contains("rows/s"));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(predictions));
+        // one interrupted before its metrics continues from its predictions: nothing is generated again
+        File.Delete(Path.Combine(root, "eval", "metrics.json"));
+        log.Clear();
+        CurriculumRunner.Run(cfg, resume: true, overwrite: false, "test", log.Add);
+        Assert.Contains("fpb: 1 rows (generate), 1 finished earlier", log);
+        Assert.Contains("fpb: 1/1 rows (1 resumed), - rows/s, - tok/s, ETA 00:00:00", log);
+        Assert.Single(File.ReadLines(predictions));
+        Assert.True(File.Exists(Path.Combine(root, "eval", "metrics.json")));
     }
 
     [Fact]
@@ -212,5 +224,8 @@ public class InitAdapterTests
         Assert.Equal([("init", Path.Combine("out", "a", "adapter"), InitAdapterMode.Merge), ("b", Path.Combine("out", "b", "adapter"), InitAdapterMode.Stack)], merge);
         var stack = CurriculumRunner.AdapterChain(ConfigLoader.LoadCurriculum(Path.Combine(dir, "cur.yaml"), ["stages.1.init_adapter_mode=stack"]));
         Assert.Equal([("a", Path.Combine("out", "a", "adapter"), InitAdapterMode.Stack), ("b", Path.Combine("out", "b", "adapter"), InitAdapterMode.Stack)], stack);
+        // continue: stage b trained a's adapter further, so b's adapter alone is the model's
+        var further = CurriculumRunner.AdapterChain(ConfigLoader.LoadCurriculum(Path.Combine(dir, "cur.yaml"), ["stages.1.init_adapter_mode=continue"]));
+        Assert.Equal([("b", Path.Combine("out", "b", "adapter"), InitAdapterMode.Stack)], further);
     }
 }

@@ -35,7 +35,7 @@ public static class FinNerConll
             if (parts.Length < 2 || !(parts[^1] == "O" || parts[^1].StartsWith("I-", StringComparison.Ordinal) || parts[^1].StartsWith("B-", StringComparison.Ordinal)))
             {
                 var message = $"{path}:{lineNo}: expected 'token ... TAG' with an O, I-X or B-X tag";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
                 continue;
             }

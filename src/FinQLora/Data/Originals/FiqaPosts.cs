@@ -23,7 +23,7 @@ public static class FiqaPosts
     {
         var task = FlareTasks.Get("fiqasa");
         JsonObject root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FinQLoraException($"{path}: expected a JSON object of posts"); }
+        try { root = IO.JsonFile.ParseNode(IO.InputFile.ReadText(path, FlareJsonl.MaxArrayFileBytes)) as JsonObject ?? throw new FinQLoraException($"{path}: expected a JSON object of posts"); }
         catch (JsonException e) { throw new FinQLoraException($"{path}: invalid JSON ({e.Message})"); }
         var rows = new List<FlareRow>();
         var problems = new List<string>();
@@ -48,7 +48,7 @@ public static class FiqaPosts
             catch (FlareJsonl.RowException e)
             {
                 var message = $"{path}: post {key}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }

@@ -32,7 +32,7 @@ public static class FpbSentences
             if (at <= 0 || gold < 0)
             {
                 var message = $"{path}:{lineNo}: expected 'sentence@positive|neutral|negative'";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
                 continue;
             }
@@ -53,7 +53,7 @@ public static class FpbSentences
     internal static string[] ReadLines(string path)
     {
         // the original files are about 0.7 MB; the whole file is decoded at once (its encoding is decided per file)
-        var bytes = IO.JsonFile.ReadBytes(path, MaxBytes);
+        var bytes = IO.InputFile.ReadBytes(path, MaxBytes);
         try { return new UTF8Encoding(false, true).GetString(bytes).Split('\n').Select(l => l.TrimEnd('\r')).ToArray(); }
         catch (DecoderFallbackException) { return Encoding.Latin1.GetString(bytes).Split('\n').Select(l => l.TrimEnd('\r')).ToArray(); }
     }

@@ -80,7 +80,7 @@ public static class GoldHeadlines
             catch (FlareJsonl.RowException e)
             {
                 var message = $"{path}:{lineNo}: {e.Message}";
-                if (!skipBadRows) throw new FinQLoraException(message + " (use --skip-bad-rows to skip such rows)");
+                if (!skipBadRows) throw new BadRowException(message);
                 problems.Add(message);
             }
         }

@@ -10,6 +10,9 @@ namespace FinQLora.Data.Originals;
 /// </summary>
 public sealed class StockArchive
 {
+    /// <summary>One file of an extracted dataset folder (tweets and prices per ticker are a few MiB at most).</summary>
+    public const long MaxEntryBytes = 256L << 20;
+
     public IReadOnlyDictionary<string, byte[]> Files { get; }
     public string Source { get; }
 
@@ -21,12 +24,12 @@ public sealed class StockArchive
         if (Directory.Exists(path))
         {
             foreach (var f in Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories))
-                files[Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar))!, f).Replace('\\', '/')] = File.ReadAllBytes(f);
+                files[Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar))!, f).Replace('\\', '/')] = IO.InputFile.ReadBytes(f, MaxEntryBytes);
             return new StockArchive(path, files);
         }
         try
         {
-            using var input = File.OpenRead(path);
+            using var input = IO.InputFile.OpenRead(path);
             using var xz = new XZStream(input);
             using var tar = new TarReader(xz);
             while (tar.GetNextEntry() is { } entry)
