@@ -7,7 +7,19 @@ internal static class CliOptions
 {
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Print stack traces of errors.", Recursive = true };
 
-    public static Option<string> Device() => new("--device") { Description = "cpu or cuda (cuda:N for a given GPU).", DefaultValueFactory = _ => "cpu" };
+    /// <summary>The options every command accepts besides its own (recursive ones and help).</summary>
+    public static IEnumerable<Option> All(Command command) =>
+        new[] { (Option)Verbose }.Concat(command.Parents.OfType<Command>().SelectMany(p => p.Options).Where(o => o.Recursive));
+
+    public static Option<string> Device()
+    {
+        var device = new Option<string>("--device") { Description = "cpu or cuda (cuda:N for a given GPU).", DefaultValueFactory = _ => "cpu" };
+        device.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && FinQLora.Model.DeviceSpec.SyntaxError(result.Tokens[^1].Value, "--device") is { } error) result.AddError(error);
+        });
+        return device;
+    }
 
     /// <summary>`--set key.sub=value`, repeatable: config overrides applied before validation (docs/TRAINING.md).</summary>
     public static Option<string[]> Set() => new("--set")

@@ -12,6 +12,11 @@ internal static class CliRunner
     {
         var parse = root.Parse(args);
         bool verbose = parse.GetValue(CliOptions.Verbose);
+        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+        {
+            Console.Error.WriteLine($"error: {ParseErrors.Describe(parse)}");
+            return ParseErrors.ExitCode;
+        }
         try
         {
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

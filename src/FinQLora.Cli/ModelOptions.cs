@@ -10,7 +10,7 @@ internal sealed class ModelOptions
 {
     public readonly Option<string> Model = new("--model") { Description = "Hugging Face model folder (config.json, tokenizer.json or tokenizer.model, *.safetensors), or \"tiny\" for the quickstart model (random weights).", Required = true };
     public readonly Option<string[]> Adapters = new("--adapter") { Description = "PEFT LoRA adapter folder; repeat to stack several.", DefaultValueFactory = _ => [] };
-    public readonly Option<string> Quantize = new("--quantize") { Description = "Quantize the attention and MLP projections while loading: none or nf4.", DefaultValueFactory = _ => "none" };
+    public readonly Option<string> Quantize = new Option<string>("--quantize") { Description = "Quantize the attention and MLP projections while loading: none or nf4.", DefaultValueFactory = _ => "none" }.OneOf("none", "nf4");
     public readonly Option<string> Device = CliOptions.Device();
     public readonly Option<string> DType = CliOptions.DType();
 
@@ -41,17 +41,17 @@ internal sealed class ModelOptions
         };
     }
 
+    /// <summary>The model folder --model names ("tiny" resolved to the quickstart model, created at first use).</summary>
+    public string Directory(ParseResult parse) => TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
+
     /// <summary>The model without adapters ("tiny" made on first use).</summary>
-    public ModelBundle LoadBase(ParseResult parse)
-    {
-        var dir = TinyModel.Resolve(parse.GetValue(Model)!, msg => Console.Error.WriteLine(msg));
-        return ModelBundle.Load(dir, LoadOptions(parse));
-    }
+    public ModelBundle LoadBase(ParseResult parse) => ModelBundle.Load(Directory(parse), LoadOptions(parse));
 
     public ModelBundle Load(ParseResult parse)
     {
-        var bundle = LoadBase(parse);
         var adapters = parse.GetValue(Adapters) ?? [];
+        AdapterBaseWarnings.Print(Directory(parse), adapters, parse.GetValue(Quantize)!.ToLowerInvariant());
+        var bundle = LoadBase(parse);
         if (adapters.Length > 0) FinQLora.Adapters.PeftAdapterFiles.AttachAll(bundle.Model, adapters);
         return bundle;
     }

@@ -23,13 +23,20 @@ public static class Baselines
         ["GPT-4"] = [76.0, 76.0, 86.0, 88.0, 54.5, 83.0],
     };
 
+    /// <summary>The stock-movement tasks the paper's SMP column averages, with their names in the paper.</summary>
+    public static readonly IReadOnlyList<(string Task, string Name)> SmpParts = [("acl18", "ACL18"), ("bigdata22", "BigData22"), ("cikm18", "CIKM18")];
+
+    /// <summary>The SMP tasks that <paramref name="metrics"/> holds an accuracy for: what our SMP value averages.</summary>
+    public static IReadOnlyList<(string Task, string Name)> SmpPresent(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> metrics) =>
+        SmpParts.Where(p => metrics.TryGetValue(p.Task, out var m) && m.TryGetValue("acc", out var a) && double.IsFinite(a)).ToList();
+
     /// <summary>Our value for a column in percent, from metrics.json ({task: {metric: fraction}}), or null.</summary>
     public static double? Ours(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> metrics, Column c)
     {
         if (c.Task == "smp")
         {
-            var accs = new[] { "acl18", "bigdata22", "cikm18" }.Where(metrics.ContainsKey).Select(t => metrics[t].GetValueOrDefault("acc", double.NaN)).Where(double.IsFinite).ToList();
-            return accs.Count == 0 ? null : 100 * accs.Average();
+            var present = SmpPresent(metrics);
+            return present.Count == 0 ? null : 100 * present.Average(p => metrics[p.Task]["acc"]);
         }
         return metrics.TryGetValue(c.Task, out var m) && m.TryGetValue(c.Metric, out var v) ? 100 * v : null;
     }

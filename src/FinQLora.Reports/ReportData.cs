@@ -33,6 +33,14 @@ public sealed record RunData(string Dir, string Name, IReadOnlyList<TrainMetrics
         return new RunData(dir, Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/')), train, val, gpu, Text("config.yaml"), Text("env.json"));
     }
 
+    /// <summary>model.path of the run's resolved config.yaml, or null.</summary>
+    public string? ModelPath => ConfigYaml is not null && ModelPathLine.Match(ConfigYaml) is { Success: true } m ? m.Groups[1].Value.Trim().Trim('"', '\'') : null;
+
+    /// <summary>True when the run trained on the quickstart's random-weight model ("tiny", or a folder holding it).</summary>
+    public bool RandomWeights => ModelPath is { } p && (p == Model.TinyModel.Name || Model.TinyModel.IsTinyModel(p));
+
+    private static readonly System.Text.RegularExpressions.Regex ModelPathLine = new(@"(?m)^model:[ \t]*\r?\n[ \t]+path:[ \t]*(.+?)[ \t]*\r?$");
+
     /// <summary>A curriculum folder's stage runs (its sub-folders with metrics.jsonl), or the folder itself.</summary>
     public static IEnumerable<RunData> Expand(string dir, Action<string>? warn = null)
     {
@@ -40,20 +48,6 @@ public sealed record RunData(string Dir, string Name, IReadOnlyList<TrainMetrics
         return Directory.Exists(dir)
             ? Directory.GetDirectories(dir).Where(d => File.Exists(Path.Combine(d, "metrics.jsonl"))).Order(StringComparer.Ordinal).Select(d => Load(d, warn))
             : throw new FinQLoraException($"--runs {dir}: folder not found");
-    }
-}
-
-/// <summary>Evaluation results: metrics.json of one evaluation folder.</summary>
-public sealed record ResultsData(string Dir, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Metrics)
-{
-    public static ResultsData Load(string dir)
-    {
-        var path = File.Exists(dir) ? dir : Path.Combine(dir, "metrics.json");
-        if (!File.Exists(path)) throw new FinQLoraException($"--results {dir}: no metrics.json");
-        var o = IO.JsonFile.ReadObject(path);
-        var m = o.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<string, double>)(kv.Value as JsonObject ?? [])
-            .Where(x => x.Value is JsonValue v && v.TryGetValue<double>(out _)).ToDictionary(x => x.Key, x => x.Value!.GetValue<double>()));
-        return new ResultsData(dir, m);
     }
 }
 

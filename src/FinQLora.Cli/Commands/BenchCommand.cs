@@ -10,25 +10,25 @@ internal static class BenchCommand
     public static Command Create()
     {
         var shape = new Option<string>("--shape") { Description = "llama3.1-8b, tiny, or a path to a config.json.", DefaultValueFactory = _ => "llama3.1-8b" };
-        var method = new Option<string>("--method") { Description = "qlora (NF4 base + LoRA), lora (bf16 base + LoRA) or full.", DefaultValueFactory = _ => "qlora" };
-        var r = new Option<int>("--lora-r") { Description = "LoRA rank.", DefaultValueFactory = _ => 16 };
+        var method = new Option<string>("--method") { Description = "qlora (NF4 base + LoRA), lora (bf16 base + LoRA) or full.", DefaultValueFactory = _ => "qlora" }.OneOf("qlora", "lora", "full");
+        var r = new Option<int>("--lora-r") { Description = "LoRA rank.", DefaultValueFactory = _ => 16 }.AtLeast(1);
         var alpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha.", DefaultValueFactory = _ => 32 };
-        var targets = new Option<string>("--targets") { Description = "LoRA target modules, comma-separated, or all-linear.", DefaultValueFactory = _ => "q_proj,k_proj,v_proj,o_proj" };
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 2 };
-        var seq = new Option<int>("--seq") { Description = "Sequence length (training).", DefaultValueFactory = _ => 2048 };
-        var steps = new Option<int>("--steps") { Description = "Timed steps (or generate runs).", DefaultValueFactory = _ => 10 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps.", DefaultValueFactory = _ => 3 };
-        var ckpt = new Option<string>("--grad-ckpt") { Description = "Gradient checkpointing: on or off.", DefaultValueFactory = _ => "on" };
+        var targets = new Option<string>("--targets") { Description = "LoRA target modules, comma-separated, or all-linear.", DefaultValueFactory = _ => "q_proj,k_proj,v_proj,o_proj" }.Targets();
+        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var seq = new Option<int>("--seq") { Description = "Sequence length (training).", DefaultValueFactory = _ => 2048 }.AtLeast(2);
+        var steps = new Option<int>("--steps") { Description = "Timed steps (or generate runs).", DefaultValueFactory = _ => 10 }.AtLeast(1);
+        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps.", DefaultValueFactory = _ => 3 }.AtLeast(0);
+        var ckpt = new Option<string>("--grad-ckpt") { Description = "Gradient checkpointing: on or off.", DefaultValueFactory = _ => "on" }.OneOf("on", "off");
         var device = CliOptions.Device();
         var dtype = new Option<string>("--dtype") { Description = "Compute dtype.", DefaultValueFactory = _ => "bfloat16" };
         var generate = new Option<bool>("--generate") { Description = "Benchmark greedy decoding instead of training." };
-        var promptLen = new Option<int>("--prompt-len") { Description = "Prompt length (with --generate).", DefaultValueFactory = _ => 512 };
-        var newTokens = new Option<int>("--new-tokens") { Description = "New tokens per row (with --generate).", DefaultValueFactory = _ => 64 };
+        var promptLen = new Option<int>("--prompt-len") { Description = "Prompt length (with --generate).", DefaultValueFactory = _ => 512 }.AtLeast(1);
+        var newTokens = new Option<int>("--new-tokens") { Description = "New tokens per row (with --generate).", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var json = new Option<string?>("--json") { Description = "Append the result as one JSON line to this file." };
         var nf4 = new Option<bool>("--nf4-dequant") { Description = "Measure NF4 dequantization bandwidth over the shape's linear weights (fused kernel and tensor ops), and check the kernel is bit-identical." };
         var profile = new Option<bool>("--profile") { Description = "Also split each timed step into phases (forward, loss, backward, optimizer) with CUDA events, and time one decoder layer's parts alone (CUDA only)." };
-        var lossChunk = new Option<int>("--loss-chunk") { Description = "Positions per chunk of the chunked cross-entropy.", DefaultValueFactory = _ => 1024 };
-        var tf32 = new Option<string>("--tf32") { Description = "TF32 tensor cores for fp32 matmuls (LoRA's fp32 adapters): on or off; the trainer uses on for CUDA.", DefaultValueFactory = _ => "on" };
+        var lossChunk = new Option<int>("--loss-chunk") { Description = "Positions per chunk of the chunked cross-entropy.", DefaultValueFactory = _ => 1024 }.AtLeast(1);
+        var tf32 = new Option<string>("--tf32") { Description = "TF32 tensor cores for fp32 matmuls (LoRA's fp32 adapters): on or off; the trainer uses on for CUDA.", DefaultValueFactory = _ => "on" }.OneOf("on", "off");
         var checkKernels = new Option<bool>("--check-kernels") { Description = "Compare the fused CUDA kernels (RMSNorm, RoPE) with the tensor-ops path, forward and backward, and print the differences (CUDA)." };
         var command = new Command("bench", "Measure training-step or decoding speed and memory on random weights (nothing is downloaded).");
         foreach (var o in new Option[] { shape, method, r, alpha, targets, batch, seq, steps, warmup, ckpt, device, dtype, generate, promptLen, newTokens, json, nf4, profile, lossChunk, tf32, checkKernels })

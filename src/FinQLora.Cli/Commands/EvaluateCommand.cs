@@ -12,15 +12,15 @@ internal static class EvaluateCommand
     {
         var model = new ModelOptions();
         model.Model.Required = false;
-        var tasks = new Option<string>("--tasks") { Description = "all, or a comma-separated list of tasks.", DefaultValueFactory = _ => "all" };
+        var tasks = new Option<string>("--tasks") { Description = "all, or a comma-separated list of tasks.", DefaultValueFactory = _ => "all" }.Tasks();
         var data = new Option<string?>("--data") { Description = "Prepared data folder (prepare-data output)." };
         var output = new Option<string>("--output") { Description = "Folder for predictions.jsonl, metrics.json and summary.md.", Required = true };
-        var limit = new Option<int?>("--limit") { Description = "At most N rows per task." };
-        var batch = new Option<int>("--batch-size") { Description = "Rows per generation batch.", DefaultValueFactory = _ => 8 };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens generated per row.", DefaultValueFactory = _ => 64 };
-        var mode = new Option<string>("--mode") { Description = "generate (greedy, PIXIU's parsing) or loglik (most likely choice; classification tasks).", DefaultValueFactory = _ => "generate" };
+        var limit = new Option<int?>("--limit") { Description = "At most N rows per task (N >= 1)." }.AtLeast(1);
+        var batch = new Option<int>("--batch-size") { Description = "Rows per generation batch.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens generated per row.", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var mode = new Option<string>("--mode") { Description = "generate (greedy, PIXIU's parsing) or loglik (most likely choice; classification tasks).", DefaultValueFactory = _ => "generate" }.OneOf("generate", "loglik");
         var system = new Option<string?>("--system") { Description = "System prompt for the chat format (the same as in training)." };
-        var maxLength = new Option<int>("--max-length") { Description = "Longest prompt + answer in tokens; longer contexts are cut in the middle.", DefaultValueFactory = _ => 4096 };
+        var maxLength = new Option<int>("--max-length") { Description = "Longest prompt + answer in tokens; longer contexts are cut in the middle.", DefaultValueFactory = _ => 4096 }.AtLeast(2);
         var predictions = new Option<string?>("--predictions") { Description = "Re-score this predictions.jsonl instead of running a model (it is copied into --output)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the predictions.jsonl, metrics.json and summary.md of an earlier evaluation in --output (a folder that holds files is refused without it)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the interrupted evaluation in --output (same options): its finished rows are kept, only the missing ones run; a finished one is not run again." };
@@ -44,7 +44,11 @@ internal static class EvaluateCommand
             {
                 if (parse.GetValue(model.Model) is null) throw new FinQLoraException("evaluate needs --model DIR (or --predictions FILE to re-score)");
                 var dataDir = parse.GetValue(data) ?? throw new FinQLoraException("evaluate needs --data DIR (the prepare-data output)");
-                var settings = new EvaluationSettings(FlareTasks.Parse(parse.GetValue(tasks)!), dataDir, parse.GetValue(limit), parse.GetValue(batch),
+                var selected = FlareTasks.Parse(parse.GetValue(tasks)!);
+                if (parse.GetValue(mode) == "loglik" && selected.Where(t => !t.IsClassification).Select(t => t.Name).ToList() is { Count: > 0 } open)
+                    throw new FinQLoraException($"--mode loglik picks the likeliest of a task's choices, and {string.Join(", ", open)} {(open.Count == 1 ? "has" : "have")} none: " +
+                        $"use --mode generate, or --tasks with classification tasks only ({string.Join(",", FlareTasks.All.Where(t => t.IsClassification).Select(t => t.Name))})", exitCode: 2);
+                var settings = new EvaluationSettings(selected, dataDir, parse.GetValue(limit), parse.GetValue(batch),
                     parse.GetValue(maxNew), parse.GetValue(mode)!, parse.GetValue(system), parse.GetValue(maxLength),
                     SkipMissing: parse.GetValue(tasks)!.Trim().Equals("all", StringComparison.OrdinalIgnoreCase));
                 var manifest = EvaluationManifest.For(settings, model.Describe(parse));

@@ -14,7 +14,7 @@ internal static class MergeCommand
         var adapters = new Option<string[]>("--adapter") { Description = "PEFT LoRA adapter folder; repeat to merge several (their deltas add up).", Required = true };
         var output = new Option<string>("--output") { Description = "New folder for the merged model (must not exist or be empty).", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "dtype of the written weights: bfloat16, float16 or float32.", DefaultValueFactory = _ => "bfloat16" };
-        var requantize = new Option<string>("--requantize") { Description = "none: write dense weights; nf4: quantize the merged projections again and write a bitsandbytes 4-bit checkpoint.", DefaultValueFactory = _ => "none" };
+        var requantize = new Option<string>("--requantize") { Description = "none: write dense weights; nf4: quantize the merged projections again and write a bitsandbytes 4-bit checkpoint.", DefaultValueFactory = _ => "none" }.OneOf("none", "nf4");
         var shard = new Option<string>("--max-shard-size") { Description = "Largest safetensors file; bigger models are sharded with model.safetensors.index.json (e.g. 5GB, 500MB).", DefaultValueFactory = _ => "5GB" };
         var device = CliOptions.Device();
         device.Description = "Where the merge arithmetic runs: cpu or cuda (cuda:N).";
@@ -27,8 +27,10 @@ internal static class MergeCommand
         {
             var req = parse.GetValue(requantize)!.ToLowerInvariant();
             if (req is not ("none" or "nf4")) throw new FinQLoraException($"--requantize {req}: expected none or nf4");
+            var modelDir = TinyModel.Resolve(parse.GetValue(model)!, msg => Console.Error.WriteLine(msg));
+            AdapterBaseWarnings.Print(modelDir, parse.GetValue(adapters) ?? [], quantize: null);
             var result = LoraMerger.Merge(new MergeOptions(
-                TinyModel.Resolve(parse.GetValue(model)!, msg => Console.Error.WriteLine(msg)),
+                modelDir,
                 parse.GetValue(adapters) ?? [],
                 parse.GetValue(output)!,
                 DeviceSpec.ParseDType(parse.GetValue(dtype)!),

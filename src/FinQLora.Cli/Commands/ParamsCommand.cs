@@ -10,10 +10,10 @@ internal static class ParamsCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "Model folder whose config.json gives the shapes (no weights are read), or \"tiny\"." };
-        var shape = new Option<string?>("--shape") { Description = "Instead of --model: llama3.1-8b, tiny, or a path to a config.json." };
-        var r = new Option<int>("--lora-r") { Description = "LoRA rank r.", DefaultValueFactory = _ => 16 };
+        var shape = new Option<string?>("--shape") { Description = "Instead of --model: llama3.1-8b, tiny, or a path to a config.json." }.Shape();
+        var r = new Option<int>("--lora-r") { Description = "LoRA rank r.", DefaultValueFactory = _ => 16 }.AtLeast(1);
         var alpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha (scaling = alpha / r; does not change the counts).", DefaultValueFactory = _ => 32 };
-        var targets = new Option<string>("--targets") { Description = "Comma-separated projections (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj) or all-linear.", DefaultValueFactory = _ => "q_proj,k_proj,v_proj,o_proj" };
+        var targets = new Option<string>("--targets") { Description = "Comma-separated projections (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj) or all-linear.", DefaultValueFactory = _ => "q_proj,k_proj,v_proj,o_proj" }.Targets();
         var layers = new Option<string?>("--layers") { Description = "Comma-separated layer indices to adapt (default: all layers)." };
         var command = new Command("params", "Print trainable, total and trainable% parameters of a LoRA setup the way PEFT's print_trainable_parameters does (computed from shapes).")
         { model, shape, r, alpha, targets, layers };

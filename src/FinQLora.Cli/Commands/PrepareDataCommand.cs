@@ -11,7 +11,7 @@ internal static class PrepareDataCommand
 {
     public static Command Create()
     {
-        var tasks = new Option<string>("--tasks") { Description = "all, or a comma-separated list (fpb,fiqasa,headlines,ner,finqa,convfinqa,acl18,bigdata22,cikm18).", DefaultValueFactory = _ => "all" };
+        var tasks = new Option<string>("--tasks") { Description = "all, or a comma-separated list (fpb,fiqasa,headlines,ner,finqa,convfinqa,acl18,bigdata22,cikm18).", DefaultValueFactory = _ => "all" }.Tasks();
         var output = new Option<string>("--output") { Description = "Folder for <task>/<split>.jsonl and manifest.json.", Required = true };
         var source = new Option<string?>("--source") { Description = "Read a local folder instead of the Hub (FLARE/PIXIU JSONL, .jsonl.xz, Parquet, or the original datasets)." };
         var offline = new Option<bool>("--offline") { Description = "Never touch the network (needs --source)." };
@@ -20,7 +20,7 @@ internal static class PrepareDataCommand
         var revision = new Option<string>("--revision") { Description = "Hub revision (branch, tag or commit) of the datasets.", DefaultValueFactory = _ => "main" };
         var allowHttp = new Option<bool>("--allow-http") { Description = "Allow a plain-HTTP HF_ENDPOINT on this machine (localhost, 127.0.0.1, ::1: a local mirror or test server); other hosts are HTTPS only." };
         var timeout = new Option<double>("--hub-timeout") { Description = "Seconds to wait for the Hub to answer (and between bytes of a download) before retrying.", DefaultValueFactory = _ => 300 };
-        var attempts = new Option<int>("--hub-attempts") { Description = "Attempts per request (dropped connections, timeouts, 429 and 5xx are retried with exponential backoff).", DefaultValueFactory = _ => 5 };
+        var attempts = new Option<int>("--hub-attempts") { Description = "Attempts per request (dropped connections, timeouts, 429 and 5xx are retried with exponential backoff).", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var command = new Command("prepare-data", "Prepare FLARE task data from the Hub (HF_ENDPOINT, HF_TOKEN) or a local folder: one normalized JSONL per task and split, and manifest.json.")
             { tasks, output, source, offline, skip, cache, revision, allowHttp, timeout, attempts };
         command.SetAction(parse =>

@@ -41,11 +41,14 @@ internal static class TrainCommand
                 configPath = Path.Combine(resumeDir, RunLayout.ConfigFile);
                 if (!File.Exists(configPath)) throw new FinQLoraException($"--resume {resumeDir}: no {RunLayout.ConfigFile} there (is it a FinQLora run folder?); pass the run's --config", exitCode: 2);
             }
+            ConfigKind.Require(configPath, curriculum: false);
             var cfg = ConfigLoader.LoadTrain(configPath, overrides);
             var mode = resuming ? RunFolder.Mode.Resume : parse.GetValue(overwrite) ? RunFolder.Mode.Overwrite : RunFolder.Mode.New;
             var gpus = parse.GetValue(dist.Gpus) > 1 ? $" --gpus {parse.GetValue(dist.Gpus)}" : "";
-            var result = Trainer.Run(cfg, new TrainOptions(mode, parse.GetValue(maxSteps), "finqlora train --config " + configPath,
-                ResumeCommand: $"finqlora train --resume {cfg.Output}{gpus}"));
+            var started = ShellWords.Join(["finqlora", "train", "--config", Path.GetFullPath(configPath), .. (parse.GetValue(set) ?? []).SelectMany(o => new[] { "--set", o }),
+                .. parse.GetValue(initAdapter) is { } ia ? new[] { "--init-adapter", ia } : [], .. parse.GetValue(maxSteps) is { } ms ? new[] { "--max-steps", ms.ToString(System.Globalization.CultureInfo.InvariantCulture) } : []]);
+            var result = Trainer.Run(cfg, new TrainOptions(mode, parse.GetValue(maxSteps), started,
+                ResumeCommand: $"finqlora train --resume {cfg.Output}{gpus}", ConfigFile: configPath));
             Console.WriteLine(result.Stopped ? $"stopped at step {result.Steps}; outputs in {Path.GetFullPath(result.Output)}" : $"done: {Path.GetFullPath(result.Output)} ({(result.FullModel ? "model" : "adapter")}: {Path.GetFullPath(result.FinalDir)})");
             return 0;
         });

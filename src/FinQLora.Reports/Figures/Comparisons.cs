@@ -3,16 +3,19 @@ namespace FinQLora.Reports.Figures;
 /// <summary>Our FLARE scores beside the paper's and its baselines'; efficiency of full fine-tuning, LoRA and QLoRA.</summary>
 public static class Comparisons
 {
-    public static void Performance(string path, IReadOnlyList<ResultsData> results)
+    /// <summary>One bar series per evaluation (named by its label), then the reported numbers.</summary>
+    public static void Performance(string path, IReadOnlyList<ResultsData> results, string? banner = null)
     {
         var groups = Baselines.Columns.Select(c => c.Label).ToList();
         var series = new List<(string, double?[])>();
         foreach (var r in results)
-            series.Add(($"FinQLora ({Path.GetFileName(Path.GetFullPath(r.Dir).TrimEnd('/'))})", Baselines.Columns.Select(c => Baselines.Ours(r.Metrics, c)).ToArray()));
+            series.Add((r.Label, Baselines.Columns.Select(c => Baselines.Ours(r.Metrics, c)).ToArray()));
         foreach (var (name, values) in Baselines.Reported) series.Add((name, values.Select(v => (double?)v).ToArray()));
-        var missing = results.Count == 0 ? "no evaluation results given" : null;
-        GroupedBars.Save(path, "FLARE results: FinQLora vs. reported", "score (%)", groups, series, missing);
+        GroupedBars.Save(path, "FLARE results: FinQLora vs. reported", "score (%)", groups, series, banner);
     }
+
+    /// <summary>True when some bench row is FinQLora's own full, lora or qlora measurement (what the efficiency figure draws).</summary>
+    public static bool HasEfficiencyData(IReadOnlyList<BenchRow> bench) => bench.Any(b => b.Side == "finqlora" && b.Method is "full" or "lora" or "qlora");
 
     /// <summary>Four measures per method, each shown relative to the largest (labels in the tables hold the numbers).</summary>
     public static void Efficiency(string path, IReadOnlyList<BenchRow> bench)
@@ -32,7 +35,6 @@ public static class Comparisons
             }
             series.Add((methods[m] + (ours[m] is null ? " (not measured)" : ""), values));
         }
-        GroupedBars.Save(path, "Efficiency: full fine-tuning vs. LoRA vs. QLoRA", "% of the largest", groups, series,
-            bench.Count == 0 ? "no bench results given (finqlora bench --json)" : null);
+        GroupedBars.Save(path, "Efficiency: full fine-tuning vs. LoRA vs. QLoRA", "% of the largest", groups, series);
     }
 }

@@ -14,6 +14,7 @@ public static class EvaluationFolder
     public const string Predictions = "predictions.jsonl";
     public const string Metrics = "metrics.json";
     public const string Summary = "summary.md";
+    public const string Info = EvaluationInfo.FileName;
     public const int ExitCode = 2;
 
     /// <summary>What a folder holds, seen from an evaluation with given settings.</summary>
@@ -77,7 +78,7 @@ public static class EvaluationFolder
     {
         DeleteScores(dir);
         PredictionsFile.Write(Path.Combine(dir, Predictions), predictions);
-        return Score(dir, predictions);
+        return Score(dir, predictions, info: null);   // evaluation.json was written when the evaluation began
     }
 
     /// <summary>
@@ -87,15 +88,20 @@ public static class EvaluationFolder
     public static (SortedDictionary<string, SortedDictionary<string, double>> Metrics, Dictionary<string, int> Counts) Rescore(string dir, string predictionsPath, IReadOnlyList<Prediction> predictions)
     {
         var target = Path.Combine(dir, Predictions);
+        // the settings of the evaluation that made the predictions, when they lie beside them
+        var sourceDir = Path.GetDirectoryName(Path.GetFullPath(predictionsPath))!;
+        var info = SameFile(sourceDir, dir) ? EvaluationInfo.Read(dir) : EvaluationInfo.Read(sourceDir);
         DeleteScores(dir);
+        File.Delete(Path.Combine(dir, Info));   // it described the folder's earlier predictions; rewritten below from the source's
         if (!SameFile(predictionsPath, target)) IO.AtomicFile.Write(target, s => { using var input = IO.InputFile.OpenRead(predictionsPath); input.CopyTo(s); });
-        return Score(dir, predictions);
+        return Score(dir, predictions, info?.With("rescored_from", Path.GetFullPath(predictionsPath)));
     }
 
-    private static (SortedDictionary<string, SortedDictionary<string, double>>, Dictionary<string, int>) Score(string dir, IReadOnlyList<Prediction> predictions)
+    private static (SortedDictionary<string, SortedDictionary<string, double>>, Dictionary<string, int>) Score(string dir, IReadOnlyList<Prediction> predictions, EvaluationInfo? info)
     {
         var metrics = FlareScorer.Score(predictions);
         var counts = predictions.GroupBy(p => p.Task).ToDictionary(g => g.Key, g => g.Count());
+        info?.Write(dir);
         MetricsReport.Write(dir, metrics, counts);
         return (metrics, counts);
     }

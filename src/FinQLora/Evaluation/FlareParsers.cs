@@ -24,7 +24,11 @@ public static class FlareParsers
         return Missing;
     }
 
-    public static string StockMovement(string output, IReadOnlyList<string> choices)
+    public static string StockMovement(string output, IReadOnlyList<string> choices) =>
+        StockMatch(output, choices) ?? choices.FirstOrDefault(c => c.Equals("fall", StringComparison.OrdinalIgnoreCase)) ?? "Fall";
+
+    /// <summary>The first choice whose name or alias the output contains, or null (then FLARE defaults to fall).</summary>
+    private static string? StockMatch(string output, IReadOnlyList<string> choices)
     {
         var text = output.Trim().ToLowerInvariant();
         foreach (var c in choices)
@@ -32,10 +36,22 @@ public static class FlareParsers
             var aliases = c.ToLowerInvariant() switch { "rise" => RiseAliases, "fall" => FallAliases, var other => [other] };
             if (aliases.Any(a => text.Contains(a, StringComparison.Ordinal))) return c;
         }
-        return choices.FirstOrDefault(c => c.Equals("fall", StringComparison.OrdinalIgnoreCase)) ?? "Fall";
+        return null;
     }
 
     public static string Headlines(string output) => output.Trim() == "Yes" ? "Yes" : "No";
+
+    /// <summary>
+    /// True when the rule matched nothing in <paramref name="output"/> and fell back to FLARE's default label
+    /// (stock movement: Fall; headlines: No, for any text other than exactly "Yes" or "No"). Sentiment has no
+    /// default: an unmatched output is labelled <see cref="Missing"/> instead.
+    /// </summary>
+    public static bool IsDefaulted(TaskKind kind, string output, IReadOnlyList<string> choices) => kind switch
+    {
+        TaskKind.StockMovement => StockMatch(output, choices) is null,
+        TaskKind.Headlines => output.Trim() is not ("Yes" or "No"),
+        _ => false,
+    };
 
     /// <summary>The label of a classification prediction, by the task's rule.</summary>
     public static string Label(TaskKind kind, string output, IReadOnlyList<string> choices) => kind switch

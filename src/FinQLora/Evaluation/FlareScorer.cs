@@ -29,6 +29,7 @@ public static class FlareScorer
                 m["macro_f1"] = ClassificationMetrics.MacroF1(gold, pred);
                 m["mcc"] = ClassificationMetrics.Mcc(gold, pred);
                 m["missing"] = pred.Count(p => p == FlareParsers.Missing) / (double)rows.Count;
+                if (task.Kind == TaskKind.StockMovement) m["defaulted"] = Defaulted(task.Kind, rows);
                 break;
             }
             case TaskKind.Headlines:
@@ -37,6 +38,7 @@ public static class FlareScorer
                 m["avg_f1"] = byType.Average(g => ClassificationMetrics.WeightedF1(
                     g.Select(r => r.Choices![r.Gold!.Value]).ToList(), g.Select(r => FlareParsers.Headlines(r.PredictionText)).ToList()));
                 m["acc"] = ClassificationMetrics.Accuracy(rows.Select(r => r.Choices![r.Gold!.Value]).ToList(), rows.Select(r => FlareParsers.Headlines(r.PredictionText)).ToList());
+                m["defaulted"] = Defaulted(task.Kind, rows);
                 break;
             }
             case TaskKind.Ner:
@@ -54,6 +56,10 @@ public static class FlareScorer
         }
         return m;
     }
+
+    /// <summary>Share of outputs the parser could not match, scored as FLARE's default label (not a FLARE metric: it says how much of acc is the default's).</summary>
+    private static double Defaulted(TaskKind kind, IReadOnlyList<Prediction> rows) =>
+        rows.Count(r => FlareParsers.IsDefaulted(kind, r.PredictionText, r.Choices ?? [])) / (double)rows.Count;
 
     /// <summary>FLARE's QA accuracy: the stripped output equals the gold answer as stored (the answer is not stripped).</summary>
     public static bool ExactMatch(string output, string answer) => output.Trim() == answer;

@@ -9,6 +9,6 @@ public static class ModelShapes
         "llama3.1-8b" or "llama-3.1-8b" or "llama3-8b" or "8b" => LlamaConfig.Llama31_8B,
         "tiny" => TinyModel.Config,
         _ when File.Exists(shape) || Directory.Exists(shape) => LlamaConfig.Load(shape),
-        _ => throw new FinQLoraException($"--shape {shape}: expected llama3.1-8b, tiny, or the path of a config.json"),
+        _ => throw new FinQLoraException($"--shape {shape}: expected llama3.1-8b, tiny, or the path of a config.json", exitCode: 2),
     };
 }

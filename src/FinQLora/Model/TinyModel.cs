@@ -31,6 +31,17 @@ public static class TinyModel
     public static string Resolve(string model, Action<string>? log = null) =>
         model == Name ? EnsureCreated(DefaultDirectory, log) : model;
 
+    /// <summary>The first line of the README.txt written beside the tiny model's weights.</summary>
+    private const string ReadmeHeader = "FinQLora's tiny quickstart model: Llama-3 architecture (2 layers, hidden 64) with RANDOM weights and the real";
+
+    /// <summary>True for a folder that holds the tiny random-weight model (its README.txt says so), wherever it lives.</summary>
+    public static bool IsTinyModel(string dir)
+    {
+        var readme = Path.Combine(dir, "README.txt");
+        if (!File.Exists(readme) || new FileInfo(readme).Length > 4096) return false;
+        return File.ReadAllText(readme).StartsWith(ReadmeHeader, StringComparison.Ordinal);
+    }
+
     public static string EnsureCreated(string dir, Action<string>? log = null)
     {
         if (IsComplete(dir)) return dir;
@@ -63,7 +74,7 @@ public static class TinyModel
         }, new JsonSerializerOptions { WriteIndented = true }));
         Text.BundledTokenizer.WriteTo(tmp);
         File.WriteAllText(Path.Combine(tmp, "README.txt"),
-            "FinQLora's tiny quickstart model: Llama-3 architecture (2 layers, hidden 64) with RANDOM weights and the real\n" +
+            ReadmeHeader + "\n" +
             "Llama-3 tokenizer (tokenizer.model, Meta Llama 3 Community License, LICENSE beside it). Its outputs are meaningless.\n");
         Publish(tmp, dir);
         return dir;

@@ -22,6 +22,7 @@ public sealed class ProgressDisplay : IMetricsSink
     private readonly CancellationTokenSource _stop = new();
     private long _startStep = -1;
     private TimeSpan _startTime;
+    private TimeSpan _lastTime;
     private TrainMetrics? _last;
     private ValMetrics? _lastVal;
 
@@ -44,6 +45,7 @@ public sealed class ProgressDisplay : IMetricsSink
         {
             if (_startStep < 0) { _startStep = m.Step - 1; _startTime = _clock.Elapsed - TimeSpan.FromSeconds(m.StepTimeS); }
             _last = m;
+            _lastTime = _clock.Elapsed;
         }
         if (!_live || RenderError is not null) _plain.WriteLine(PlainLine(m, Eta(m.Step)));
     }
@@ -74,16 +76,24 @@ public sealed class ProgressDisplay : IMetricsSink
         }
     }
 
-    /// <summary>The estimated time left, from the mean step time since this display started.</summary>
+    /// <summary>The estimated time left after <paramref name="step"/> (the last logged step), counting down from its log line.</summary>
     public TimeSpan? Eta(long step)
     {
-        lock (_gate)
-        {
-            long done = step - _startStep;
-            if (_startStep < 0 || done <= 0) return null;
-            var perStep = (_clock.Elapsed - _startTime).TotalSeconds / done;
-            return TimeSpan.FromSeconds(Math.Max(0, TotalSteps - step) * perStep);
-        }
+        lock (_gate) return EtaUnlocked(step);
+    }
+
+    /// <summary>
+    /// The time left: the steps still to run × the mean step time (the clock from the first logged step's start to the
+    /// last logged step, over the steps between), minus the time since the last log line (never below 0). Between log
+    /// lines it counts down; it does not climb because the clock runs while the step count stands still.
+    /// </summary>
+    public static TimeSpan? Estimate(long totalSteps, long startStep, TimeSpan startTime, long lastStep, TimeSpan lastTime, TimeSpan now)
+    {
+        long done = lastStep - startStep;
+        if (startStep < 0 || done <= 0) return null;
+        double perStep = (lastTime - startTime).TotalSeconds / done;
+        double left = Math.Max(0, totalSteps - lastStep) * perStep - Math.Max(0, (now - lastTime).TotalSeconds);
+        return TimeSpan.FromSeconds(Math.Max(0, left));
     }
 
     public string PlainLine(TrainMetrics m, TimeSpan? eta) => string.Create(CultureInfo.InvariantCulture,
@@ -141,12 +151,8 @@ public sealed class ProgressDisplay : IMetricsSink
         }
     }
 
-    private TimeSpan? EtaUnlocked(long step)
-    {
-        long done = step - _startStep;
-        if (_startStep < 0 || done <= 0) return null;
-        return TimeSpan.FromSeconds(Math.Max(0, TotalSteps - step) * (_clock.Elapsed - _startTime).TotalSeconds / done);
-    }
+    private TimeSpan? EtaUnlocked(long step) =>
+        Estimate(TotalSteps, _startStep, _startTime, step, step == _last?.Step ? _lastTime : _clock.Elapsed, _clock.Elapsed);
 
     private bool _disposed;
 

@@ -16,6 +16,30 @@ public static class RunFolder
 
     public enum Mode { New, Resume, Overwrite }
 
+    /// <summary>Throws what <see cref="Prepare"/> would refuse, without changing anything (to refuse before other checks run).</summary>
+    public static void Check(string output, Mode mode)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(output));
+        bool exists = Directory.Exists(full);
+        bool ours = exists && File.Exists(Path.Combine(full, Marker));
+        bool empty = !exists || !Directory.EnumerateFileSystemEntries(full).Select(Path.GetFileName).Any(n => n is not (Marker or RunLock.FileName));
+        if (mode == Mode.Resume && !ours) Refuse(output, mode, exists, ours);
+        if (mode == Mode.New && !empty) Refuse(output, mode, exists, ours);
+        if (mode == Mode.Overwrite && !empty && !ours) Refuse(output, mode, exists, ours);
+    }
+
+    private static void Refuse(string output, Mode mode, bool exists, bool ours) => throw (mode switch
+    {
+        Mode.Resume => new FinQLoraException(exists
+            ? $"--resume: {output} is not a FinQLora run folder (no {Marker}); nothing to resume"
+            : $"--resume: {output} does not exist; nothing to resume (start the run without --resume)", ExitCode),
+        Mode.New => new FinQLoraException(
+            $"the output folder {output} already holds {(ours ? "a run" : "files")}: pass --resume to continue {(ours ? "it" : "a run there")}, --overwrite to replace it, or choose another folder (--set output=DIR)",
+            ExitCode),
+        _ => new FinQLoraException(
+            $"--overwrite: {output} holds files but is not a FinQLora run folder (no {Marker}), so it is not deleted: remove it yourself or choose another folder", ExitCode),
+    });
+
     /// <summary>Makes <paramref name="output"/> ready for a run in the given mode; throws with the fix when it is not safe.</summary>
     public static void Prepare(string output, Mode mode, string command = "finqlora")
     {
@@ -28,19 +52,13 @@ public static class RunFolder
         switch (mode)
         {
             case Mode.Resume:
-                if (!ours)
-                    throw new FinQLoraException(exists
-                        ? $"--resume: {output} is not a FinQLora run folder (no {Marker}); nothing to resume"
-                        : $"--resume: {output} does not exist; nothing to resume (start the run without --resume)", ExitCode);
+                if (!ours) Refuse(output, mode, exists, ours);
                 RemoveLeftovers(full);
                 return;
             case Mode.New when !empty:
-                throw new FinQLoraException(
-                    $"the output folder {output} already holds {(ours ? "a run" : "files")}: pass --resume to continue {(ours ? "it" : "a run there")}, --overwrite to replace it, or choose another folder (--set output=DIR)",
-                    ExitCode);
             case Mode.Overwrite when !empty && !ours:
-                throw new FinQLoraException(
-                    $"--overwrite: {output} holds files but is not a FinQLora run folder (no {Marker}), so it is not deleted: remove it yourself or choose another folder", ExitCode);
+                Refuse(output, mode, exists, ours);
+                break;
             case Mode.Overwrite when ours:
                 // move aside first (atomic), then delete: a crash in between leaves no half-deleted run under the name
                 var trash = AtomicFile.TemporaryPathFor(full + ".deleted");

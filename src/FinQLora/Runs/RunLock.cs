@@ -12,8 +12,9 @@ public sealed class RunLock : IDisposable
 {
     public const string FileName = ".finqlora-run.lock";
     private readonly FileStream _stream;
+    private readonly string _path;
 
-    private RunLock(FileStream stream) => _stream = stream;
+    private RunLock(FileStream stream, string path) => (_stream, _path) = (stream, path);
 
     /// <summary>Takes the lock on <paramref name="output"/> (which must exist); throws (exit 2) when another process holds it.</summary>
     public static RunLock Acquire(string output)
@@ -33,8 +34,14 @@ public sealed class RunLock : IDisposable
         stream.SetLength(0);
         stream.Write(Encoding.UTF8.GetBytes($"PID {Environment.ProcessId} on {Environment.MachineName}\n"));
         stream.Flush();
-        return new RunLock(stream);
+        return new RunLock(stream, path);
     }
 
-    public void Dispose() => _stream.Dispose();
+    /// <summary>Releases the lock and removes its file, so a finished (or failed) run leaves none behind.</summary>
+    public void Dispose()
+    {
+        if (_stream.SafeFileHandle.IsClosed) return;
+        try { File.Delete(_path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        _stream.Dispose();
+    }
 }

@@ -26,9 +26,11 @@ public sealed class RunSession : IDisposable
         var runLock = isMain ? PrepareAndLock(cfg.Output, opts) : null;
         try
         {
-            if (opts.Mode == RunFolder.Mode.Resume && File.Exists(layout.Config)) RefuseChangedConfig(layout, cfg, opts);
+            var store = new CheckpointStore(layout.Checkpoints, cfg.Checkpoint.KeepLast);
+            // a folder without a checkpoint holds no run to mix with: a resume of it starts again with the config given
+            if (opts.Mode == RunFolder.Mode.Resume && File.Exists(layout.Config) && store.List().Count > 0) RefuseChangedConfig(layout, cfg, opts);
             else if (isMain) ConfigWriter.Write(layout.Config, cfg, $"resolved config of stage '{cfg.Stage}' ({DateTime.UtcNow:u})");
-            return new RunSession(layout, new CheckpointStore(layout.Checkpoints, cfg.Checkpoint.KeepLast), runLock);
+            return new RunSession(layout, store, runLock);
         }
         catch
         {

@@ -11,8 +11,8 @@ public class AdapterCommandsTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("trainable params: 13,631,488 || all params: 8,043,892,736 || trainable%: 0.1695", r.Stdout.Trim());
         var bad = CliProcess.Run("params", "--shape", "llama3.1-8b", "--lora-r", "0");
-        Assert.NotEqual(0, bad.ExitCode);
-        Assert.Equal("error: lora.r must be > 0, got 0", bad.Stderr.Trim());
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Equal("error: --lora-r 0: must be at least 1; see finqlora params --help", bad.Stderr.Trim());
     }
 
     [Fact]

@@ -17,7 +17,17 @@ public class QuickstartTests
             Assert.True(File.Exists(Path.Combine(output, stage, "adapter", "adapter_model.safetensors")), stage);
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "eval", "metrics.json")))!.AsObject();
         Assert.True(metrics.Count >= 7);
-        foreach (var f in new[] { "training_curves.png", "performance_comparison.png", "results.tex", "report.html" })
-            Assert.True(File.Exists(Path.Combine(output, "report", f)), f);
+        // the report, opened as a researcher would: it says what the model is and what was scored, and has nothing empty
+        Assert.Equal(["performance_comparison.png", "report.html", "results.md", "results.tex", "training_curves.png"],
+            Directory.GetFiles(Path.Combine(output, "report")).Select(Path.GetFileName).Order());
+        var md = File.ReadAllText(Path.Combine(output, "report", "results.md"));
+        Assert.StartsWith("> **RANDOM WEIGHTS: tiny + stage1+stage2", md);
+        Assert.Contains("| tiny + stage1+stage2 | ", md);
+        Assert.Contains("tiny + stage1+stage2 scored 8 test rows per task (limit 8 per task)", md);
+        Assert.Contains("SMP acc of tiny + stage1+stage2 = mean accuracy over BigData22, CIKM18 only (ACL18 not evaluated", md);
+        var html = File.ReadAllText(Path.Combine(output, "report", "report.html"));
+        Assert.Contains("<tr><td>model</td><td>tiny (RANDOM weights)</td></tr>", html);
+        Assert.Contains("defaulted (%)", html);
+        Assert.Contains("report: left out gpu_utilization.png: no GPU samples", r.Stderr);
     }
 }

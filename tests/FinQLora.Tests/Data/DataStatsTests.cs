@@ -47,6 +47,6 @@ public class DataStatsTests
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
         int width = (bytes[16] << 24) | (bytes[17] << 16) | (bytes[18] << 8) | bytes[19];
         int height = (bytes[20] << 24) | (bytes[21] << 16) | (bytes[22] << 8) | bytes[23];
-        Assert.Equal((1920, 1200), (width, height));   // 6.4 × 4 in at 300 DPI
+        Assert.Equal((2700, 1200), (width, height));   // 9 × 4 in at 300 DPI (the legend beside the plot)
     }
 }

@@ -27,9 +27,34 @@ public class ProgressDisplayTests
         Assert.Null(p.Eta(0));
         p.Train(new TrainMetrics("s", 1, 0, 1, 1, 1, 1, StepTimeS: 2.0, null));  // first step took 2 s
         var eta = p.Eta(1)!.Value.TotalSeconds;
-        Assert.InRange(eta, 99 * 2.0, 99 * 2.0 + 99 * 1.0);  // 99 steps left at ≥ 2 s each (plus test overhead)
+        Assert.InRange(eta, 99 * 2.0 - 1, 99 * 2.0 + 99 * 1.0);  // 99 steps left at 2 s each (plus test overhead)
         Assert.Equal("--:--:--", ProgressDisplay.FormatEta(null));
         Assert.Equal("26:03:04", ProgressDisplay.FormatEta(new TimeSpan(1, 2, 3, 4)));
+    }
+}
+
+public class EtaTests
+{
+    private static readonly TimeSpan Start = TimeSpan.FromSeconds(100);
+
+    [Fact]
+    public void Between_log_lines_the_eta_counts_down_instead_of_climbing()
+    {
+        // 10 steps logged in 50 s (5 s each), 90 left: 450 s; then the clock runs on at the same step
+        var at = (double seconds) => ProgressDisplay.Estimate(100, 0, Start, 10, Start + TimeSpan.FromSeconds(50), Start + TimeSpan.FromSeconds(50 + seconds))!.Value.TotalSeconds;
+        Assert.Equal(450, at(0), 6);
+        Assert.Equal(430, at(20), 6);
+        Assert.Equal(0, at(10_000), 6);   // never negative
+        var etas = Enumerable.Range(0, 60).Select(s => at(s)).ToList();
+        Assert.True(etas.Zip(etas.Skip(1)).All(p => p.Second <= p.First), "the ETA must not climb while the step stands still");
+    }
+
+    [Fact]
+    public void The_eta_is_the_steps_left_times_the_mean_step_time_since_the_first_logged_step()
+    {
+        // resumed at step 40 (start step 40): steps 41..60 took 40 s, 2 s each; 40 steps left → 80 s
+        Assert.Equal(80, ProgressDisplay.Estimate(100, 40, Start, 60, Start + TimeSpan.FromSeconds(40), Start + TimeSpan.FromSeconds(40))!.Value.TotalSeconds, 6);
+        Assert.Null(ProgressDisplay.Estimate(100, -1, Start, 0, Start, Start));
     }
 }
 

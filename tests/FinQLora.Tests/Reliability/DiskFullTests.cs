@@ -31,7 +31,7 @@ public sealed class DiskFullTests(TinyTrainRun run)
         var store = new CheckpointStore(Path.Combine(output, "checkpoints"), 2);
         Assert.Equal([2L, 4L], store.List().Select(c => c.Step));
         Assert.All(store.List(), c => Assert.Null(CheckpointStore.Verify(c.Dir)));
-        Assert.Equal([RunFolder.Marker, RunLock.FileName], Directory.GetFileSystemEntries(output, ".*", SearchOption.AllDirectories).Select(Path.GetFileName).Order());  // no temporary file or folder
+        Assert.Equal([RunFolder.Marker], Directory.GetFileSystemEntries(output, ".*", SearchOption.AllDirectories).Select(Path.GetFileName).Order());  // no temporary file or folder, and the lock file is removed when the run ends
 
         var resumed = CliProcess.Run(run.ResumeArgs(output));
         Assert.True(resumed.ExitCode == 0, $"exit code {resumed.ExitCode}\n{resumed.Stderr}");
