@@ -58,7 +58,7 @@ internal static class EvaluateCommand
                 if (resuming && CheckResume(outDir, manifest) == EvaluationFolder.State.Finished)
                 {
                     Console.Error.WriteLine($"{outDir}: this evaluation is finished (metrics.json is written); nothing to run");
-                    Console.Write(File.ReadAllText(Path.Combine(outDir, EvaluationFolder.Summary)));
+                    Console.Write(FinQLora.IO.InputFile.ReadText(Path.Combine(outDir, EvaluationFolder.Summary), 1 << 24));
                     Console.WriteLine($"wrote {Path.GetFullPath(outDir)}");
                     return 0;
                 }

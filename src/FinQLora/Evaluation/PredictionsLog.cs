@@ -96,7 +96,7 @@ public sealed class PredictionsLog : IDisposable
     /// <summary>Cuts the file after its last line end; returns the bytes cut (0 when it ends in one or is empty).</summary>
     private static long DropTornTail(string path)
     {
-        using var s = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        using var s = IO.InputFile.OpenReadWrite(path);   // a FIFO or device named predictions.jsonl would hang or never end
         var buffer = new byte[64 << 10];
         long end = s.Length;
         while (end > 0)

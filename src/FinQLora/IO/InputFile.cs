@@ -29,6 +29,13 @@ public static class InputFile
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize);
     }
 
+    /// <summary>A read-write stream over a regular file this program keeps appending to (a log it repairs on resume).</summary>
+    public static FileStream OpenReadWrite(string path)
+    {
+        RequireRegular(path);
+        return new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+    }
+
     /// <summary>The whole file, refused when over <paramref name="maxBytes"/> (counted while reading, not trusted from the size).</summary>
     public static byte[] ReadBytes(string path, long maxBytes, Func<long, FinQLoraException>? tooLarge = null)
     {

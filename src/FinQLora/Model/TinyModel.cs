@@ -39,7 +39,7 @@ public static class TinyModel
     {
         var readme = Path.Combine(dir, "README.txt");
         if (!File.Exists(readme) || new FileInfo(readme).Length > 4096) return false;
-        return File.ReadAllText(readme).StartsWith(ReadmeHeader, StringComparison.Ordinal);
+        return IO.InputFile.ReadText(readme, 4096).StartsWith(ReadmeHeader, StringComparison.Ordinal);
     }
 
     public static string EnsureCreated(string dir, Action<string>? log = null)

@@ -7,11 +7,12 @@ namespace FinQLora.Training;
 /// <summary>
 /// What a stage needs, checked before its run folder is touched or the model is loaded (an 8B load takes minutes):
 /// the device, the model folder, each task's train split in data.dir, the init adapter. Every problem is reported at
-/// once, naming the config key (and the config file, when known).
+/// once, naming the config key (and the config file, when known). A run that replaces its output folder
+/// (replacing: --overwrite) refuses any input inside that folder: deleting it would delete the input.
 /// </summary>
 public static class RunPreflight
 {
-    public static void Check(TrainConfig cfg, string? configFile, bool multiGpu)
+    public static void Check(TrainConfig cfg, string? configFile, bool multiGpu, bool replacing = false)
     {
         var from = configFile is null ? "" : $" (in {configFile})";
         var problems = new List<string>();
@@ -32,8 +33,35 @@ public static class RunPreflight
                     problems.Add($"data.dir {cfg.Data.Dir}{from}: no {task.Name}/train.jsonl (prepare it with `finqlora prepare-data --tasks {task.Name} --output {cfg.Data.Dir}`)");
         if (cfg.InitAdapter is { } init && !File.Exists(Path.Combine(init, Adapters.PeftAdapterFiles.WeightsFile)) && !init.StartsWith('@'))
             problems.Add($"init_adapter {init}{from}: no {Adapters.PeftAdapterFiles.WeightsFile} there");
+        if (replacing)
+            foreach (var (key, path) in Inputs(cfg).Where(i => Inside(i.Path, cfg.Output)))
+            {
+                exitCode = 2;
+                problems.Add($"{key} {path}{from} lies inside output {cfg.Output}, which --overwrite deletes first: copy it elsewhere or choose another output");
+            }
         if (problems.Count == 1) throw new FinQLoraException(problems[0] + "; nothing was written", exitCode);
         if (problems.Count > 1)
             throw new FinQLoraException($"the stage '{cfg.Stage}' cannot start, {problems.Count} problems (nothing was written):\n  " + string.Join("\n  ", problems), exitCode);
+    }
+
+    private static IEnumerable<(string Key, string Path)> Inputs(TrainConfig cfg)
+    {
+        if (cfg.Model.Path != TinyModel.Name && !cfg.Model.Path.StartsWith(Inference.ModelBundle.RandomPrefix, StringComparison.Ordinal))
+            yield return ("model.path", cfg.Model.Path);
+        yield return ("data.dir", cfg.Data.Dir);
+        if (cfg.InitAdapter is { } init && !init.StartsWith('@')) yield return ("init_adapter", init);
+    }
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="folder"/> or lies below it (links resolved as far as they exist).</summary>
+    private static bool Inside(string path, string folder)
+    {
+        static string Real(string p)
+        {
+            var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(p));
+            try { return Directory.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full; }
+            catch (IOException) { return full; }
+        }
+        var (p, f) = (Real(path), Real(folder));
+        return p == f || p.StartsWith(f + Path.DirectorySeparatorChar, StringComparison.Ordinal);
     }
 }

@@ -34,7 +34,7 @@ public static class Trainer
         var hooks = opts.Hooks ?? FaultInjection.FromEnvironment();
         var dist = DistributedContext.FromEnvironment();
         if (dist.IsMain) RunFolder.Check(cfg.Output, opts.Mode);   // a folder refusal first: it is the cheapest to fix
-        RunPreflight.Check(cfg, opts.ConfigFile, dist.WorldSize > 1);
+        RunPreflight.Check(cfg, opts.ConfigFile, dist.WorldSize > 1, replacing: opts.Mode == RunFolder.Mode.Overwrite);
         bool existed = Directory.Exists(cfg.Output);
         var run = RunSession.Open(cfg, opts, dist.IsMain);
         TrainingRecipe recipe;

@@ -56,4 +56,19 @@ public class CleanFailureCliTests
         Assert.True(File.Exists(Path.Combine(run, "adapter", "adapter_model.safetensors")));
         Assert.False(File.Exists(Path.Combine(run, ".finqlora-run.lock")));
     }
+
+    [Fact]
+    public void Overwrite_refuses_an_input_inside_the_folder_it_would_delete_and_the_earlier_run_is_kept()
+    {
+        var (config, run) = Stage(Samples, "fpb");
+        var r = CliProcess.Run("train", "--config", config);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var adapter = Path.Combine(run, "adapter");
+        var before = File.ReadAllBytes(Path.Combine(adapter, "adapter_model.safetensors"));
+        r = CliProcess.Run("train", "--config", config, "--overwrite", "--init-adapter", adapter);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"init_adapter {adapter} (in {config}) lies inside output {run}, which --overwrite deletes first", r.Stderr);
+        Assert.Single(r.Stderr.Trim().Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(adapter, "adapter_model.safetensors")));
+    }
 }

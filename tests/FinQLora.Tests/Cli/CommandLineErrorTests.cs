@@ -17,7 +17,7 @@ public class CommandLineErrorTests
         { ["evaluate", "--ouptut", "x"], "error: unknown option '--ouptut' for finqlora evaluate (did you mean '--output'?); see finqlora evaluate --help" },
         { ["evalute", "--output", "x"], "error: unknown command 'evalute' (did you mean 'evaluate'?); see finqlora --help" },
         { ["data", "stat"], "error: unknown command 'stat' (did you mean 'stats'?); see finqlora data --help" },
-        { [], "error: finqlora needs a command: env, tokenize, score, generate, bench, prepare-data, data, evaluate, train, curriculum, report, quantize, merge, params, config, serve, serve-bench; see finqlora --help" },
+        { [], "error: finqlora needs a command: env, init, tokenize, score, generate, bench, prepare-data, data, evaluate, train, curriculum, report, quantize, merge, params, config, serve, serve-bench; see finqlora --help" },
         { ["data", "stats"], "error: finqlora data stats needs --data; see finqlora data stats --help" },
         { ["params", "--shape", "llama9"], "error: --shape 'llama9': expected llama3.1-8b, tiny, or the path of a config.json (no such file); see finqlora params --help" },
         { ["params", "--shape", "tiny", "--targets", "q_proj,foo"], "error: --targets: unknown target(s) foo; expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (comma-separated) or all-linear; see finqlora params --help" },
