@@ -1,8 +1,10 @@
 // FinQLora as a library (the FinQLora.Core package): the quickstart's curriculum, then the evaluator on its own.
 // Run: dotnet run [FOLDER]   (writes the quickstart's configs and samples into FOLDER, default ./finqlora-sample)
 using FinQLora.Config;
+using FinQLora.Curriculum;
 using FinQLora.Evaluation;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Serving;
 using FinQLora.Tasks;
@@ -17,7 +19,7 @@ Directory.SetCurrentDirectory(dir);
 
 // 1. The curriculum: stage 1, stage 2 on top of it, then the evaluation (the report is drawn by the FinQLora.Reports package).
 var config = ConfigLoader.LoadCurriculum(StarterKit.QuickstartConfig, ["training.max_steps=2", "evaluation.limit=2", "report=false"]);
-var output = CurriculumRunner.Run(config, resume: false, overwrite: true, command: "LibraryQuickstart");
+var output = CurriculumRunner.Run(config, resume: false, overwrite: true, command: "LibraryQuickstart").Output;
 Console.WriteLine($"curriculum: {Path.GetFullPath(output)}");
 
 // 2. The evaluator: the tiny random-weight model with the curriculum's adapters, on two FPB test rows, scored as FLARE does.

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 
 namespace FinQLora.Cli;

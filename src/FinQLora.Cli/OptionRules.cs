@@ -95,7 +95,7 @@ internal static class OptionRules
         {
             if (result.Tokens.Count == 0) return;
             var names = result.Tokens[^1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var known = Model.LlamaBuilder.ProjectionNames;
+            var known = Model.LlamaProjections.Names;
             var unknown = names.Where(n => n != "all-linear" && !known.Contains(n)).ToList();
             if (names.Length == 0 || unknown.Count > 0)
                 result.AddError($"{option.Name}: {(names.Length == 0 ? "empty" : $"unknown target(s) {string.Join(", ", unknown.Select(CliRunner.Printable))}")}; expected {string.Join(", ", known)} (comma-separated) or all-linear");

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using FinQLora.Config;
+using FinQLora.Curriculum;
+using FinQLora.Runs;
 using FinQLora.Training;
 
 namespace FinQLora.Cli.Commands;
@@ -36,8 +38,12 @@ internal static class CurriculumCommand
             var cfg = ConfigLoader.LoadCurriculum(configPath, overrides);
             // the whole command, so that .finqlora-run and the resume hint give back the same run (the --set overrides included)
             var started = ShellWords.Join(["finqlora", "curriculum", "--config", Path.GetFullPath(configPath), .. overrides.SelectMany(o => new[] { "--set", o })]);
-            var output = CurriculumRunner.Run(cfg, resuming, parse.GetValue(overwrite), started);
-            Console.WriteLine($"outputs: {Path.GetFullPath(output)}");
+            var result = CurriculumRunner.Run(cfg, resuming, parse.GetValue(overwrite), started);
+            // the report is drawn here, after the curriculum: the drawing code lives outside the core library
+            if (result.Finished && cfg.Report)
+                ReportCommand.Print(FinQLora.Reports.ReportBuilder.BuildForCurriculum(result.Output, Console.Error.WriteLine),
+                    line => Console.Error.WriteLine("report: " + line.TrimStart()));
+            Console.WriteLine($"outputs: {Path.GetFullPath(result.Output)}");
             return 0;
         });
         return command;

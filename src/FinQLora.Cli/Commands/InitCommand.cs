@@ -5,7 +5,7 @@ namespace FinQLora.Cli.Commands;
 
 /// <summary>
 /// `finqlora init [DIR]`: writes the shipped configs and the bundled samples (<see cref="StarterKit"/>) into a folder
-/// to edit, laid out as in a clone, so `cd DIR && finqlora curriculum --config configs/quickstart.yaml` runs the
+/// to edit, laid out as in a clone, so `cd DIR &amp;&amp; finqlora curriculum --config configs/quickstart.yaml` runs the
 /// quickstart from an installed tool.
 /// </summary>
 internal static class InitCommand

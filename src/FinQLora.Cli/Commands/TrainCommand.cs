@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FinQLora.Config;
 using FinQLora.Distributed;
+using FinQLora.Runs;
 using FinQLora.Training;
 
 namespace FinQLora.Cli.Commands;

@@ -1,3 +1,4 @@
+using FinQLora.Model;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -21,7 +22,7 @@ public sealed class LoraAdapter
 /// LlamaBuilder is one of these, with no adapter until one is attached; adapters register as
 /// submodules named as PEFT names them in memory (lora_A.&lt;adapter&gt;.weight).
 /// </summary>
-public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ICastInputProjection
 {
     public nn.Module<Tensor, Tensor> base_layer;
     private readonly List<LoraAdapter> _adapters = [];
@@ -29,6 +30,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public long InFeatures { get; }
     public long OutFeatures { get; }
     public IReadOnlyList<LoraAdapter> Adapters => _adapters;
+
+    /// <summary>The dtypes its adapters cast the input to (their A's).</summary>
+    public IEnumerable<ScalarType> InputDTypes => _adapters.Select(a => a.A.dtype);
 
     /// <summary>Per-row adapter choice (a server's batch of requests for different adapters); null: every adapter applies to every row.</summary>
     public AdapterRouting? Routing { get; set; }
@@ -91,19 +95,4 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         }
         return result.MoveToOuterDisposeScope();
     }
-
-    /// <summary>
-    /// <paramref name="x"/> cast once for several projections that read it, or null when fewer than two of
-    /// them carry adapters of one dtype different from x's (then each projection casts, or needs no cast).
-    /// </summary>
-    public static Tensor? SharedCast(Tensor x, params nn.Module<Tensor, Tensor>[] projections)
-    {
-        var dtypes = projections.OfType<LoraLinear>().SelectMany(p => p._adapters).Select(a => a.A.dtype).Where(d => d != x.dtype).ToList();
-        if (dtypes.Count < 2 || dtypes.Distinct().Count() != 1) return null;
-        return x.to(dtypes[0]);
-    }
-
-    /// <summary>Runs <paramref name="projection"/> on x, passing the shared cast to a <see cref="LoraLinear"/>.</summary>
-    public static Tensor Call(nn.Module<Tensor, Tensor> projection, Tensor x, Tensor? castInput) =>
-        projection is LoraLinear lora ? lora.Forward(x, castInput) : projection.call(x);
 }

@@ -1,3 +1,4 @@
+using FinQLora.IO;
 using FinQLora.Model;
 using FinQLora.Quantization;
 using TorchSharp.Modules;

@@ -54,7 +54,7 @@ public static partial class LoraMerger
                     if (IsProjectionWeight(name))
                     {
                         var w = BaseWeight(module, source, device);                                  // [out, in] fp32
-                        LlamaBuilder.CheckProjectionShape(config, module, w.shape);
+                        LlamaProjections.CheckShape(config, module, w.shape);
                         bool touched = false;
                         foreach (var a in adapters)
                             if (a.Delta(module, device) is { } delta) { w.add_(delta); touched = true; }
@@ -97,9 +97,9 @@ public static partial class LoraMerger
 
     private static bool IsProjectionWeight(string name) =>
         name.StartsWith("model.layers.", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
-        && LlamaBuilder.ProjectionNames.Any(p => name.EndsWith($".{p}.weight", StringComparison.Ordinal));
+        && LlamaProjections.Names.Any(p => name.EndsWith($".{p}.weight", StringComparison.Ordinal));
 
     // bitsandbytes' companions of a 4-bit weight: P.weight.absmax, .quant_map, .nested_absmax, .nested_quant_map, .quant_state.bitsandbytes__nf4
     private static bool IsQuantStateTensor(string name) =>
-        LlamaBuilder.ProjectionNames.Any(p => name.Contains($".{p}.weight.", StringComparison.Ordinal));
+        LlamaProjections.Names.Any(p => name.Contains($".{p}.weight.", StringComparison.Ordinal));
 }

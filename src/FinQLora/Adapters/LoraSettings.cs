@@ -41,11 +41,11 @@ public sealed record LoraSettings(int R, double Alpha, double Dropout, IReadOnly
     public static IReadOnlyList<string> ExpandTargets(IEnumerable<string> targets)
     {
         var list = targets.Select(t => t.Trim()).Where(t => t.Length > 0).ToList();
-        if (list.Count == 0) throw new FinQLoraException($"lora.targets is empty; use module names ({string.Join(", ", LlamaBuilder.ProjectionNames)}) or all-linear");
-        if (list.Contains("all-linear")) return LlamaBuilder.ProjectionNames;
-        var unknown = list.Where(t => !LlamaBuilder.ProjectionNames.Contains(t)).ToList();
+        if (list.Count == 0) throw new FinQLoraException($"lora.targets is empty; use module names ({string.Join(", ", LlamaProjections.Names)}) or all-linear");
+        if (list.Contains("all-linear")) return LlamaProjections.Names;
+        var unknown = list.Where(t => !LlamaProjections.Names.Contains(t)).ToList();
         if (unknown.Count > 0)
-            throw new FinQLoraException($"unknown LoRA target(s) {string.Join(", ", unknown)}; valid: {string.Join(", ", LlamaBuilder.ProjectionNames)} or all-linear");
-        return LlamaBuilder.ProjectionNames.Where(list.Contains).ToList();
+            throw new FinQLoraException($"unknown LoRA target(s) {string.Join(", ", unknown)}; valid: {string.Join(", ", LlamaProjections.Names)} or all-linear");
+        return LlamaProjections.Names.Where(list.Contains).ToList();
     }
 }

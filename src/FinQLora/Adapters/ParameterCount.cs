@@ -25,9 +25,9 @@ public static class ParameterCount
     {
         long d = c.HiddenSize;
         long perLayer = 2 * d;   // input_layernorm, post_attention_layernorm
-        foreach (var name in LlamaBuilder.ProjectionNames)
+        foreach (var name in LlamaProjections.Names)
         {
-            var (o, i) = LlamaBuilder.ProjectionShape(c, name);
+            var (o, i) = LlamaProjections.Shape(c, name);
             perLayer += o * i;
         }
         long embed = (long)c.VocabSize * d;
@@ -40,7 +40,7 @@ public static class ParameterCount
         var s = settings.Validated(c.NumHiddenLayers);
         long perLayer = s.Targets.Sum(t =>
         {
-            var (o, i) = LlamaBuilder.ProjectionShape(c, t);
+            var (o, i) = LlamaProjections.Shape(c, t);
             return (long)s.R * (i + o);
         });
         int layers = s.Layers?.Distinct().Count() ?? c.NumHiddenLayers;

@@ -32,7 +32,7 @@ public sealed class PeftAdapterWeights : IDisposable
         var settings = PeftAdapterFiles.ReadSettings(dir).Validated(config.NumHiddenLayers);
         var weightsPath = Path.Combine(dir, PeftAdapterFiles.WeightsFile);
         if (!File.Exists(weightsPath)) throw new FinQLoraException($"{dir}: no {PeftAdapterFiles.WeightsFile} (is this a PEFT LoRA adapter folder?)");
-        var valid = new HashSet<string>(Enumerable.Range(0, config.NumHiddenLayers).SelectMany(i => LlamaBuilder.ProjectionNames.Select(p =>
+        var valid = new HashSet<string>(Enumerable.Range(0, config.NumHiddenLayers).SelectMany(i => LlamaProjections.Names.Select(p =>
             $"model.layers.{i}.{(p is "gate_proj" or "up_proj" or "down_proj" ? "mlp" : "self_attn")}.{p}")));
         using var file = SafeTensorsFile.Open(weightsPath);
         var result = new Dictionary<string, LoraPair>();
@@ -48,11 +48,11 @@ public sealed class PeftAdapterWeights : IDisposable
                 var modulePath = key[..^".lora_A.weight".Length];
                 if (modulePath.StartsWith(PeftKeys.Prefix, StringComparison.Ordinal)) modulePath = modulePath[PeftKeys.Prefix.Length..];
                 if (!valid.Contains(modulePath))
-                    throw new FinQLoraException($"{weightsPath}: '{name}' targets '{modulePath}', which the base model does not have ({config.NumHiddenLayers} layers; projections {string.Join(", ", LlamaBuilder.ProjectionNames)}): the adapter was made for another model");
+                    throw new FinQLoraException($"{weightsPath}: '{name}' targets '{modulePath}', which the base model does not have ({config.NumHiddenLayers} layers; projections {string.Join(", ", LlamaProjections.Names)}): the adapter was made for another model");
                 var bName = name.Replace("lora_A", "lora_B");
                 if (!file.Contains(bName)) throw new FinQLoraException($"{weightsPath}: '{name}' has no matching '{bName}'");
                 if (!settings.Applies(modulePath)) continue;   // not named by target_modules / layers_to_transform / exclude_modules: PEFT never wraps it
-                var (outF, inF) = LlamaBuilder.ProjectionShape(config, modulePath);
+                var (outF, inF) = LlamaProjections.Shape(config, modulePath);
                 var ia = file.Info(name).Shape;
                 var ib = file.Info(bName).Shape;
                 if (ia.Length != 2 || ib.Length != 2 || ia[0] != settings.R || ia[1] != inF || ib[0] != outF || ib[1] != settings.R)

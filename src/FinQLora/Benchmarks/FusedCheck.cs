@@ -31,7 +31,7 @@ public static class FusedCheck
         {
             var leaf = input.detach().requires_grad_(true);
             f(leaf).backward([gradOut]);
-            Training.AutogradHandoff.Release();
+            Runtime.AutogradHandoff.Release();
             return leaf.grad!.clone();
         }
         results.Add(Compare("rmsnorm backward", Grad(t => Fused.RmsNorm(t, w, 1e-5)!, x, g), Grad(t => RmsNorm.WithOps(t, w, 1e-5), x, g)));

@@ -3,6 +3,7 @@ using FinQLora.Adapters;
 using FinQLora.Cuda;
 using FinQLora.Model;
 using FinQLora.Quantization;
+using FinQLora.Runtime;
 using FinQLora.Training;
 using static TorchSharp.torch;
 

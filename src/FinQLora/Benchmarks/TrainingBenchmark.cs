@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using FinQLora.Cuda;
+using FinQLora.Loading;
 using FinQLora.Model;
+using FinQLora.Runtime;
 using FinQLora.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -75,7 +75,7 @@ public static class ConfigLoader
             if (!ownOutput) stage = stage with { Output = Path.Combine(curriculum.Output, stage.Stage) };
             if (stage.InitAdapter is { } init && init.StartsWith('@'))
             {
-                if (outputs.TryGetValue(init[1..], out var earlier)) stage = stage with { InitAdapter = Training.RunLayout.FinalAdapterDirOf(earlier) };
+                if (outputs.TryGetValue(init[1..], out var earlier)) stage = stage with { InitAdapter = Runs.RunLayout.FinalAdapterDirOf(earlier) };
                 else stageErrors.Add($"init_adapter: '{init}' names no earlier stage; earlier stages: {(outputs.Count == 0 ? "none" : string.Join(", ", outputs.Keys.Select(k => "@" + k)))}");
             }
             if (stageErrors.Count == 0) stageErrors.AddRange(ConfigValidator.Validate(stage, inCurriculum: true));

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using FinQLora.Model;
 using FinQLora.Tasks;
 
 namespace FinQLora.Config;
@@ -46,12 +47,12 @@ public static partial class ConfigValidator
         {
             if (l.R <= 0) e.Add($"lora.r must be > 0, got {l.R}");
             if (!(l.Alpha > 0)) e.Add($"lora.alpha must be > 0, got {N(l.Alpha)}");
-            else if (l.R > 0 && !float.IsFinite((float)l.Scaling))
+            else if (l.R > 0 && !float.IsFinite((float)l.ToSettings().Scaling))
                 e.Add($"lora.alpha {N(l.Alpha)} makes the scaling infinite in float32/bfloat16 (largest {float.MaxValue:G3}); use a realistic value (typically r or 2r)");
             if (l.Dropout is < 0 or >= 1) e.Add($"lora.dropout must be in [0, 1), got {N(l.Dropout)}");
-            if (l.Targets.Count == 0) e.Add($"lora.targets must name at least one projection ({string.Join(", ", LoraSection.AllLinear)}) or be all-linear");
-            foreach (var t in l.Targets.Where(t => t != "all-linear" && !LoraSection.AllLinear.Contains(t)))
-                e.Add($"lora.targets: unknown projection '{t}'{DidYouMean.Suggest(t, [.. LoraSection.AllLinear, "all-linear"])}");
+            if (l.Targets.Count == 0) e.Add($"lora.targets must name at least one projection ({string.Join(", ", LlamaProjections.Names)}) or be all-linear");
+            foreach (var t in l.Targets.Where(t => t != "all-linear" && !LlamaProjections.Names.Contains(t)))
+                e.Add($"lora.targets: unknown projection '{t}'{DidYouMean.Suggest(t, [.. LlamaProjections.Names, "all-linear"])}");
             if (l.Targets.Distinct().Count() != l.Targets.Count) e.Add("lora.targets lists a projection twice");
             if (l.Layers is { } layers)
             {

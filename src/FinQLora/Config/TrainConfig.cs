@@ -1,3 +1,5 @@
+using FinQLora.Adapters;
+
 namespace FinQLora.Config;
 
 // The training configuration, one immutable record per YAML section. Keys are the snake_case
@@ -54,13 +56,8 @@ public sealed record LoraSection
     /// <summary>dtype of the trainable LoRA weights: float32 or bfloat16 (optimizer states are float32 either way).</summary>
     public string TrainableDtype { get; init; } = "float32";
 
-    public static readonly IReadOnlyList<string> AllLinear = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
-
-    /// <summary>The target projections with "all-linear" expanded.</summary>
-    public IReadOnlyList<string> ResolvedTargets => Targets.Contains("all-linear") ? AllLinear : Targets;
-
-    /// <summary>The factor applied to B·A: alpha/r, or alpha/sqrt(r) with rslora.</summary>
-    public double Scaling => Rslora ? Alpha / Math.Sqrt(R) : Alpha / R;
+    /// <summary>The adapter these keys describe (its scaling, its expanded targets: <see cref="LoraSettings"/>).</summary>
+    public LoraSettings ToSettings() => new(R, Alpha, Dropout, Targets, Rslora, Layers, TrainableDtype);
 }
 
 public sealed record DataSection

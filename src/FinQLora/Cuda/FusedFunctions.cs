@@ -14,7 +14,7 @@ internal sealed class FusedRmsNormFunction : autograd.SingleTensorFunction<Fused
         double eps = (double)vars[2];
         using var _ = no_grad();
         var (y, rstd) = FusedKernels.RmsNormForward(x, weight, eps)!.Value;
-        ctx.save_for_backward([x, weight, Training.AutogradHandoff.Keep(rstd)]);   // saved after forward returns
+        ctx.save_for_backward([x, weight, Runtime.AutogradHandoff.Keep(rstd)]);   // saved after forward returns
         return y;
     }
 
@@ -23,8 +23,8 @@ internal sealed class FusedRmsNormFunction : autograd.SingleTensorFunction<Fused
         var saved = ctx.get_saved_variables();
         using var _ = no_grad();
         var dx = FusedKernels.RmsNormBackward(saved[0], saved[1], gradOutput, saved[2]);
-        Training.AutogradHandoff.Dispose([.. saved, gradOutput]);
-        return Training.AutogradHandoff.Return(dx, null, null);   // x, weight (frozen), eps
+        Runtime.AutogradHandoff.Dispose([.. saved, gradOutput]);
+        return Runtime.AutogradHandoff.Return(dx, null, null);   // x, weight (frozen), eps
     }
 }
 
@@ -48,8 +48,8 @@ internal sealed class FusedRopeFunction : autograd.SingleTensorFunction<FusedRop
         var saved = ctx.get_saved_variables();
         using var _ = no_grad();
         var dx = FusedKernels.Rope(gradOutput, saved[0], saved[1], backward: true)!;
-        Training.AutogradHandoff.Dispose([.. saved, gradOutput]);
-        return Training.AutogradHandoff.Return(dx, null, null);   // x, cos, sin (no gradient)
+        Runtime.AutogradHandoff.Dispose([.. saved, gradOutput]);
+        return Runtime.AutogradHandoff.Return(dx, null, null);   // x, cos, sin (no gradient)
     }
 }
 

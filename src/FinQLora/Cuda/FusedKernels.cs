@@ -1,4 +1,3 @@
-using FinQLora.Model;
 using static TorchSharp.torch;
 
 namespace FinQLora.Cuda;
@@ -8,7 +7,7 @@ namespace FinQLora.Cuda;
 /// TorchSharp ops take several (and a launch each): RMSNorm forward and input-gradient, and rotary
 /// embedding forward and backward. Every rounding of the forward passes is the one the tensor-ops
 /// path does (fp32 math, bf16 results), except the order of RMSNorm's sum of squares. Used by
-/// <see cref="RmsNorm"/> and <see cref="RotaryEmbedding"/> for bf16 tensors on CUDA, unless
+/// <c>Model.RmsNorm</c> and <c>Model.RotaryEmbedding</c> for bf16 tensors on CUDA, unless
 /// FINQLORA_FUSED=0; the tensor-ops path stays for the CPU, other dtypes and as the test reference.
 /// </summary>
 public static class FusedKernels
@@ -102,7 +101,7 @@ public static class FusedKernels
     /// <summary>True when the fused path applies to <paramref name="t"/>: bf16 on CUDA, not disabled, and the kernels built.</summary>
     public static bool AppliesTo(Tensor t) =>
         _failure is null && t.device_type == TorchSharp.DeviceType.CUDA && t.dtype == ScalarType.BFloat16
-        && Environment.GetEnvironmentVariable(DisableEnv) is not ("0" or "false" or "off");
+        && Runtime.EnvironmentSettings.Current.FusedKernels;
 
     /// <summary>The function <paramref name="kernel"/> on <paramref name="t"/>'s GPU; if the kernels cannot be built, warns once and returns IntPtr.Zero (callers fall back to ops).</summary>
     private static IntPtr FunctionOrNull(Tensor t, string kernel)

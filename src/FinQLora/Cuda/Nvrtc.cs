@@ -111,8 +111,7 @@ public static unsafe class Nvrtc
 
     private static IEnumerable<string> Candidates()
     {
-        var env = Environment.GetEnvironmentVariable(PathEnv);
-        if (!string.IsNullOrEmpty(env)) yield return env;
+        if (Runtime.EnvironmentSettings.Current.Nvrtc is { } env) yield return env;
         string[] names = ["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"];
         foreach (var n in names) yield return n;
         foreach (var dir in new[] { "/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib" })

@@ -1,7 +1,7 @@
 namespace FinQLora.Data;
 
 /// <summary>
-/// One FLARE example in normalized form (the Hub's columns, ../shared/reference/flare.md):
+/// One FLARE example in normalized form (the Hub's columns, docs/DATA.md):
 /// query is the full prompt, answer the gold text; classification rows have choices + gold (index),
 /// NER rows the raw text and BIO labels, headlines rows their label type, ConvFinQA rows their turn.
 /// </summary>

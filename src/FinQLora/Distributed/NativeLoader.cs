@@ -12,7 +12,7 @@ internal static class NativeLoader
         if (_done) return;
         _done = true;
         var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("FINQLORA_NCCL") is { Length: > 0 } env) candidates.Add(env);
+        if (Runtime.EnvironmentSettings.Current.Nccl is { } env) candidates.Add(env);
         var torchLib = Runtime.NativeBootstrap.LibTorchDir ?? Environment.GetEnvironmentVariable("LD_LIBRARY_PATH")?.Split(':').FirstOrDefault(d => File.Exists(Path.Combine(d, "libtorch.so")));
         if (torchLib is not null)
         {

@@ -3,7 +3,7 @@ using FinQLora.Tasks;
 namespace FinQLora.Evaluation;
 
 /// <summary>
-/// PIXIU/FLARE's rules for turning generated text into a label (../shared/reference/flare.md):
+/// PIXIU/FLARE's rules for turning generated text into a label (docs/EVALUATION.md):
 /// sentiment — lowercase + strip, the first choice in list order that is a substring, else "missing";
 /// stock movement — strip + lowercase, then the choices in list order, each matching by its name or its
 /// aliases (rise: yes, positive; fall: no, negative, neutral), and fall when nothing matches (FLARE's

@@ -3,7 +3,7 @@ namespace FinQLora.IO;
 /// <summary>
 /// A write that failed because the disk (or the user's quota) is full. Its message names the file,
 /// the bytes it needed when known and the space left; the CLI exits with <see cref="Code"/>.
-/// <see cref="AtomicFile"/> turns the operating system's error into this; <see cref="Training.CheckpointStore"/>
+/// <see cref="AtomicFile"/> turns the operating system's error into this; <c>Runs.CheckpointStore</c>
 /// adds which checkpoint failed and which one before it is intact.
 /// </summary>
 public sealed class DiskFullException(string message, string path, long? neededBytes, Exception inner) : FinQLoraException(message, Code, inner)

@@ -1,3 +1,4 @@
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Text;
 
@@ -35,7 +36,7 @@ public sealed class ModelBundle(LlamaForCausalLM model, LlamaTokenizer tokenizer
         var config = LlamaConfig.Load(dir);
         if (tokenizer.VocabSize > config.VocabSize)
             throw new FinQLoraException($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {config.VocabSize}: tokenizer and model do not belong together");
-        return new ModelBundle(LlamaBuilder.Load(dir, options), tokenizer);
+        return new ModelBundle(LlamaBuilder.Load(dir, config, options), tokenizer);   // config.json read once
     }
 
     /// <summary>Token ids of a prompt, plain (BOS + text) or wrapped in the Llama-3.1 chat format.</summary>

@@ -75,10 +75,10 @@ public static class CheckpointTensors
             var p = $"model.layers.{i}";
             d[$"{p}.input_layernorm.weight"] = [c.HiddenSize];
             d[$"{p}.post_attention_layernorm.weight"] = [c.HiddenSize];
-            foreach (var proj in LlamaBuilder.ProjectionNames)
+            foreach (var proj in LlamaProjections.Names)
             {
                 var path = $"{p}.{(proj is "q_proj" or "k_proj" or "v_proj" or "o_proj" ? "self_attn" : "mlp")}.{proj}";
-                var (o, n) = LlamaBuilder.ProjectionShape(c, path);
+                var (o, n) = LlamaProjections.Shape(c, path);
                 d[path + ".weight"] = [o, n];
             }
         }

@@ -4,7 +4,7 @@ namespace FinQLora.Model;
 
 /// <summary>
 /// Grouped-query self-attention. The four projections are given (Linear, Nf4Linear or a LoRA
-/// wrapper, chosen by <see cref="LlamaBuilder"/>); attention runs through scaled_dot_product_attention.
+/// wrapper, chosen by <c>Loading.LlamaBuilder</c>); attention runs through scaled_dot_product_attention.
 /// </summary>
 public sealed class LlamaAttention : nn.Module
 {
@@ -26,10 +26,10 @@ public sealed class LlamaAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], s = x.shape[1];
-        var cast = Adapters.LoraLinear.SharedCast(x, q_proj, k_proj, v_proj);   // LoRA's fp32 input, once for q, k and v
-        var q = RotaryEmbedding.ApplyToHeads(Adapters.LoraLinear.Call(q_proj, x, cast).view(b, s, _heads, _headDim), ctx.Cos, ctx.Sin).transpose(1, 2);     // [b, h, s, d_h]
-        var k = RotaryEmbedding.ApplyToHeads(Adapters.LoraLinear.Call(k_proj, x, cast).view(b, s, _kvHeads, _headDim), ctx.Cos, ctx.Sin).transpose(1, 2);   // [b, h_kv, s, d_h]
-        var v = Adapters.LoraLinear.Call(v_proj, x, cast).view(b, s, _kvHeads, _headDim).transpose(1, 2);                                                    // [b, h_kv, s, d_h]
+        var cast = SharedInput.Cast(x, q_proj, k_proj, v_proj);   // LoRA's fp32 input, once for q, k and v
+        var q = RotaryEmbedding.ApplyToHeads(SharedInput.Call(q_proj, x, cast).view(b, s, _heads, _headDim), ctx.Cos, ctx.Sin).transpose(1, 2);     // [b, h, s, d_h]
+        var k = RotaryEmbedding.ApplyToHeads(SharedInput.Call(k_proj, x, cast).view(b, s, _kvHeads, _headDim), ctx.Cos, ctx.Sin).transpose(1, 2);   // [b, h_kv, s, d_h]
+        var v = SharedInput.Call(v_proj, x, cast).view(b, s, _kvHeads, _headDim).transpose(1, 2);                                                    // [b, h_kv, s, d_h]
         if (ctx.Cache is not null) (k, v) = ctx.Cache.Append(_layer, k, v);     // [b, h_kv, t, d_h]
         k = RepeatKv(k);                                                          // [b, h, t, d_h]
         v = RepeatKv(v);

@@ -16,8 +16,8 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var cast = Adapters.LoraLinear.SharedCast(x, gate_proj, up_proj);      // LoRA's fp32 input, once for gate and up
-        var hidden = nn.functional.silu(Adapters.LoraLinear.Call(gate_proj, x, cast)) * Adapters.LoraLinear.Call(up_proj, x, cast);   // [b, s, f]
+        var cast = SharedInput.Cast(x, gate_proj, up_proj);      // LoRA's fp32 input, once for gate and up
+        var hidden = nn.functional.silu(SharedInput.Call(gate_proj, x, cast)) * SharedInput.Call(up_proj, x, cast);   // [b, s, f]
         return down_proj.call(hidden).MoveToOuterDisposeScope();
     }
 }

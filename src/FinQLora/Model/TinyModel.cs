@@ -21,9 +21,8 @@ public static class TinyModel
     {
         get
         {
-            var home = Environment.GetEnvironmentVariable("FINQLORA_HOME");
-            if (string.IsNullOrEmpty(home))
-                home = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "finqlora");
+            var home = Runtime.EnvironmentSettings.Current.Home
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "finqlora");
             return Path.Combine(home, "tiny-llama3-random");
         }
     }

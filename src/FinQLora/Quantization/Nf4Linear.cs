@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using FinQLora.Runtime;
 
 namespace FinQLora.Quantization;
 
@@ -100,7 +101,7 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
             using var w = layer.DequantizedWeight();               // [out, in]
             var gradInput = gradOutput.matmul(w);                  // [..., out] @ [out, in] -> [..., in]
             gradOutput.Dispose();                                  // TorchSharp's wrapper (see AutogradHandoff)
-            return Training.AutogradHandoff.Return(gradInput, null);
+            return Runtime.AutogradHandoff.Return(gradInput, null);
         }
     }
 }

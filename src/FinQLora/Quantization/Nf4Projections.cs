@@ -1,18 +1,15 @@
-using FinQLora.Model;
+using FinQLora.IO;
 using static TorchSharp.torch;
 
 namespace FinQLora.Quantization;
 
 /// <summary>
-/// The projection factory for 4-bit models (chosen by <see cref="LlamaBuilder.ProjectionsFor"/> for --quantize nf4 and bitsandbytes checkpoints):
-/// a projection stored by bitsandbytes in 4 bits is read as it is; a dense one is loaded to the
-/// target device, quantized there and freed, so only one dense weight exists at a time.
+/// A projection's weight as a 4-bit state (for the builder's 4-bit models and for merging): a projection stored by
+/// bitsandbytes in 4 bits is read as it is; a dense one is loaded to the target device, quantized there and freed,
+/// so only one dense weight exists at a time.
 /// </summary>
 public static class Nf4Projections
 {
-    public static ProjectionFactory Create(ModelLoadOptions o, int blockSize = 64, bool doubleQuant = true) => (path, source) =>
-        new Nf4Linear(Load(path, source, o.Device, o.DType, blockSize, doubleQuant), o.DType);
-
     /// <summary>Module <paramref name="path"/>'s weight as a 4-bit state on <paramref name="device"/>.</summary>
     public static Nf4State Load(string path, IWeightSource source, Device device, ScalarType dtype, int blockSize = 64, bool doubleQuant = true)
     {

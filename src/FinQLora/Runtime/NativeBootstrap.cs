@@ -39,8 +39,7 @@ public static class NativeBootstrap
             if (Environment.GetEnvironmentVariable(AllocConfEnv) is null) setenv(AllocConfEnv, "expandable_segments:True", 0);
             var shim = Path.Combine(AppContext.BaseDirectory, "libfinqlora_stdcxx_shim.so");
             if (File.Exists(shim)) DlOpenGlobal(shim, required: true);
-            var dir = Environment.GetEnvironmentVariable(LibTorchEnv);
-            if (!string.IsNullOrEmpty(dir)) LoadLibTorch(dir);
+            if (EnvironmentSettings.Current.LibTorch is { } dir) LoadLibTorch(dir);
         }
     }
 

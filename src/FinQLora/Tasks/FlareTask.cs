@@ -17,9 +17,9 @@ public enum TaskKind
 
 /// <summary>
 /// One FLARE task: where its data lives on the Hub, its splits, and how it is scored
-/// (../shared/reference/flare.md). The data loaders and the evaluator both read these.
+/// (docs/DATA.md). The data loaders and the evaluator both read these.
 /// </summary>
-/// <param name="Stage">Curriculum stage the paper trains it in: 1 = complex (QA, stock movement), 2 = simple.</param>
+/// <param name="Stage">the curriculum stage the paper trains it in: 1 = complex (QA, stock movement), 2 = simple</param>
 public sealed record FlareTask(
     string Name,
     string HubDataset,

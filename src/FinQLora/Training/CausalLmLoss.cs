@@ -29,11 +29,16 @@ public static class CausalLmLoss
         return result.ToArray();
     }
 
+    /// <summary>The summed cross-entropy over the labelled positions of a micro-batch, and their count.</summary>
     /// <param name="ids">[b, s] int64</param>
     /// <param name="labels">[b, s] int64, -100 where no loss</param>
     /// <param name="positions">[b, s] int64 (restart at 0 per packed sequence), or null for 0..s-1</param>
     /// <param name="segments">[b, s] int64 packed-sequence ids (attention stays inside a segment), or null</param>
     /// <param name="mark">called with "forward" when the hidden states are enqueued and "loss" after the loss (phase timing), or null</param>
+    /// <param name="model">the model whose decoder runs (its head weight gives the logits)</param>
+    /// <param name="gradientCheckpointing">recompute each decoder layer in the backward pass</param>
+    /// <param name="seed">the micro-batch's RNG seed (<see cref="RngSeeds.ForMicroBatch"/>): dropout draws depend only on it</param>
+    /// <param name="chunk">rows of logits computed at a time (<see cref="ChunkedCrossEntropy"/>)</param>
     /// <param name="labelled">the positions with a label, from <see cref="LabelledPositions"/> on the host, or null to find them
     /// on the device (which waits for the GPU: a host synchronisation per call)</param>
     public static LossResult Compute(LlamaForCausalLM model, Tensor ids, Tensor labels, Tensor? positions, Tensor? segments,

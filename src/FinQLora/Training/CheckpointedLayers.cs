@@ -1,4 +1,5 @@
 using FinQLora.Model;
+using FinQLora.Runtime;
 using static TorchSharp.torch;
 
 namespace FinQLora.Training;

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using FinQLora.Runtime;
 
 namespace FinQLora.Training;
 

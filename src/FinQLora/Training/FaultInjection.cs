@@ -22,7 +22,7 @@ public static class FaultInjection
     public const string Variable = "FINQLORA_FAULT";
 
     /// <summary>The hooks that <c>FINQLORA_FAULT</c> asks for (none when it is unset).</summary>
-    public static TrainingHooks FromEnvironment() => Parse(Environment.GetEnvironmentVariable(Variable));
+    public static TrainingHooks FromEnvironment() => Parse(Runtime.EnvironmentSettings.Current.Fault);
 
     private static TrainingHooks Parse(string? spec)
     {

@@ -1,4 +1,5 @@
 using FinQLora.Config;
+using FinQLora.Runs;
 
 namespace FinQLora.Training;
 

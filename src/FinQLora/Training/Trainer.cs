@@ -1,5 +1,6 @@
 using FinQLora.Config;
 using FinQLora.Distributed;
+using FinQLora.Runs;
 
 namespace FinQLora.Training;
 

@@ -27,15 +27,11 @@ public sealed record TrainerState
     /// <summary>Steps skipped for a NaN/Inf loss or gradient norm, in all and in a row at the time of saving.</summary>
     public long NonFiniteSkips { get; init; }
     public int NonFiniteInARow { get; init; }
-    public double? BestValLoss { get; init; }
-    public long? BestValStep { get; init; }
     /// <summary>checkpoint.select_best: the step of the best adapter so far and its value (<see cref="TrainingTaskMetrics"/>).</summary>
     public long? BestTaskStep { get; init; }
     public double? BestTaskScore { get; init; }
     /// <summary>Label tokens trained on so far.</summary>
     public long Tokens { get; init; }
-    /// <summary>The SHA-256 of the resolved config the run started with; a resume with a different config is reported.</summary>
-    public string? ConfigSha256 { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -2,6 +2,7 @@ using FinQLora.Adapters;
 using FinQLora.Config;
 using FinQLora.IO;
 using FinQLora.Model;
+using FinQLora.Runs;
 using static TorchSharp.torch;
 
 namespace FinQLora.Training;
@@ -47,7 +48,7 @@ public static class TrainingCheckpoint
     {
         var state = TrainerState.Load(Path.Combine(dir, RunLayout.TrainerStateFile));
         LoadTrainable(Path.Combine(dir, RunLayout.TrainableFile), c.Trainable.Parameters);
-        c.Optimizer.Load(RunLayout.OptimizerFileIn(dir));
+        c.Optimizer.Load(Path.Combine(dir, RunLayout.OptimizerFile));
         return state;
     }
 

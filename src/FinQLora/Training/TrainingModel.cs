@@ -2,6 +2,7 @@ using FinQLora.Adapters;
 using FinQLora.Config;
 using FinQLora.Distributed;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -35,7 +36,7 @@ public sealed class TrainingModel : IDisposable
         var t = cfg.Training;
         // a launched rank sees only its own GPU (CUDA_VISIBLE_DEVICES), as cuda:0
         var device = dist.WorldSize > 1
-            ? new Device(TorchSharp.DeviceType.CUDA, Environment.GetEnvironmentVariable("FINQLORA_ONE_GPU_PER_PROCESS") == "1" ? 0 : dist.LocalRank)
+            ? new Device(TorchSharp.DeviceType.CUDA, Runtime.EnvironmentSettings.Current.OneGpuPerProcess ? 0 : dist.LocalRank)
             : DeviceSpec.Parse(cfg.Model.Device);
         var dtype = DeviceSpec.ParseDType(cfg.Model.Dtype);
         string quantize = t.Method == TrainingMethod.Qlora || cfg.Model.Quantize == Quantize.Nf4 ? "nf4" : "none";
@@ -54,7 +55,7 @@ public sealed class TrainingModel : IDisposable
         var t = cfg.Training;
         bool continuing = cfg.InitAdapterMode == InitAdapterMode.Continue;
         var initBase = initAdapter is null || continuing ? null : InitAdapter.Apply(Model, initAdapter, cfg.InitAdapterMode, ModelDir, InitAdapterName, m => log($"[{cfg.Stage}] {m}"));
-        var lora = new LoraSettings(cfg.Lora.R, cfg.Lora.Alpha, cfg.Lora.Dropout, cfg.Lora.Targets, cfg.Lora.Rslora, cfg.Lora.Layers, cfg.Lora.TrainableDtype).Validated(Model.Config.NumHiddenLayers);
+        var lora = cfg.Lora.ToSettings().Validated(Model.Config.NumHiddenLayers);
         IReadOnlyList<(string Name, Parameter Param)> trainable;
         if (t.Method == TrainingMethod.Full)
         {

@@ -6,6 +6,8 @@ using FinQLora.Data;
 using FinQLora.Distributed;
 using FinQLora.Model;
 using FinQLora.Monitoring;
+using FinQLora.Runs;
+using FinQLora.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -54,7 +56,7 @@ public sealed class TrainingRecipe : IDisposable
     {
         (_cfg, _dist, _run, _hooks, _log) = (cfg, dist, run, hooks, log);
         _resumeCommand = opts.ResumeCommandFor(cfg.Output);
-        _debugDataParallel = Environment.GetEnvironmentVariable("FINQLORA_DEBUG_DP") == "1" ? log : _ => { };
+        _debugDataParallel = Runtime.EnvironmentSettings.Current.DebugDataParallel ? log : _ => { };
         var t = cfg.Training;
         try
         {
@@ -126,7 +128,7 @@ public sealed class TrainingRecipe : IDisposable
             Validate(step);
             MeasureTasks(step);
             if (EndStep(step, verdict))
-                return new TrainResult(_cfg.Output, _run.Layout.FinalOf(t.Method), t.Method == TrainingMethod.Full, step, _lastLoss, Stopped: true);
+                return new TrainResult(_cfg.Output, _run.Layout.FinalOf(t.Method == TrainingMethod.Full), t.Method == TrainingMethod.Full, step, _lastLoss, Stopped: true);
         }
         return Finish();
     }
@@ -245,7 +247,7 @@ public sealed class TrainingRecipe : IDisposable
     private TrainResult Finish()
     {
         bool full = _cfg.Training.Method == TrainingMethod.Full;
-        var finalDir = _run.Layout.FinalOf(_cfg.Training.Method);
+        var finalDir = _run.Layout.FinalOf(_cfg.Training.Method == TrainingMethod.Full);
         if (_dist.IsMain && full)
             HfModelFolder.Write(_model.Model, _model.ModelDir, finalDir, HfModelFolder.StoredDType(_model.ModelDir));
         else if (_dist.IsMain)

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using CsCheck;
 using FinQLora.Adapters;
 using FinQLora.IO;
+using FinQLora.Loading;
 using FinQLora.Model;
 using static TorchSharp.torch;
 

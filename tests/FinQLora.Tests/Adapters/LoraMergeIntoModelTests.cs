@@ -1,6 +1,7 @@
 using FinQLora.Adapters;
 using FinQLora.Inference;
 using FinQLora.IO;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Quantization;
 using TorchSharp.Modules;

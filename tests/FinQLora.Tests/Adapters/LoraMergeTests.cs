@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using FinQLora.Adapters;
 using FinQLora.Inference;
 using FinQLora.IO;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Quantization;
 using static TorchSharp.torch;
@@ -114,7 +115,7 @@ public class LoraMergeTests
         foreach (var name in weights.Names)
         {
             var module = name[..name.LastIndexOf('.')];
-            if (LlamaBuilder.ProjectionNames.Contains(module[(module.LastIndexOf('.') + 1)..]))
+            if (LlamaProjections.Names.Contains(module[(module.LastIndexOf('.') + 1)..]))
                 foreach (var kv in BnbNf4Format.ToTensors(module, Nf4.Quantize(weights.Load(name)))) tensors[kv.Key] = kv.Value;
             else tensors[name] = weights.Load(name);
         }

@@ -1,5 +1,6 @@
 using FinQLora.Adapters;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using static TorchSharp.torch;
 

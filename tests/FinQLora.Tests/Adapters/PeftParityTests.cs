@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using FinQLora.Adapters;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Text;
 using static TorchSharp.torch;

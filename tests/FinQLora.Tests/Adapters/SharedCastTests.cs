@@ -1,4 +1,5 @@
 using FinQLora.Adapters;
+using FinQLora.Loading;
 using FinQLora.Model;
 using static TorchSharp.torch;
 
@@ -22,9 +23,9 @@ public class SharedCastTests
         (Tensor[] Outputs, Tensor Grad) Run(bool shared)
         {
             var input = x.detach().requires_grad_(true);
-            var cast = shared ? LoraLinear.SharedCast(input, projections) : null;
+            var cast = shared ? SharedInput.Cast(input, projections) : null;
             Assert.Equal(shared, cast is not null);
-            var outs = projections.Select(p => LoraLinear.Call(p, input, cast)).ToArray();
+            var outs = projections.Select(p => SharedInput.Call(p, input, cast)).ToArray();
             outs.Aggregate((a, b) => a.sum() + b.sum()).backward();
             return (outs.Select(o => o.detach()).ToArray(), input.grad!);
         }

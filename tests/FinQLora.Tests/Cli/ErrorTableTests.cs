@@ -12,7 +12,7 @@ namespace FinQLora.Tests.Cli;
 /// </summary>
 public class ErrorTableTests
 {
-    private static string CopyOf(string fixtureDir, params string[] leaveOut)
+    internal static string CopyOf(string fixtureDir, params string[] leaveOut)
     {
         var dir = Fixtures.TempDir();
         foreach (var f in Directory.GetFiles(fixtureDir).Where(f => !leaveOut.Contains(Path.GetFileName(f))))
@@ -21,7 +21,7 @@ public class ErrorTableTests
     }
 
     /// <summary>The CLI failed with <paramref name="exitCode"/> and one error line containing each of <paramref name="parts"/>.</summary>
-    private static string Fails(CliProcess.Result r, int exitCode, params string[] parts)
+    internal static string Fails(CliProcess.Result r, int exitCode, params string[] parts)
     {
         Assert.True(r.ExitCode == exitCode, $"exit {r.ExitCode}, expected {exitCode}: {r.Stderr}");
         var line = r.Stderr.Split('\n').Single(l => l.StartsWith("error: ", StringComparison.Ordinal));
@@ -32,13 +32,6 @@ public class ErrorTableTests
 
     private static CliProcess.Result Generate(string model, params string[] more) =>
         CliProcess.Run(["generate", "--model", model, "--prompt", "Revenue", "--max-new-tokens", "1", .. more]);
-
-    [Fact]
-    public void Missing_model_file()
-    {
-        var dir = CopyOf(Fixtures.TinyModel, "model.safetensors");
-        Fails(Generate(dir), 1, dir, "no model.safetensors or model.safetensors.index.json");
-    }
 
     [Fact]
     public void Weights_in_an_unsupported_dtype()
@@ -54,12 +47,6 @@ public class ErrorTableTests
         System.Text.Encoding.UTF8.GetBytes(header.Replace(from, from.Replace("F32", "U32"))).CopyTo(bytes, 8);
         File.WriteAllBytes(path, bytes);
         Fails(Generate(dir), 1, "model.safetensors: tensor 'model.norm.weight': unsupported dtype 'U32' (supported: F64, F32, F16, BF16");
-    }
-
-    [Fact]
-    public void Unsupported_compute_dtype_on_the_command_line()
-    {
-        Fails(Generate(Fixtures.TinyModel, "--dtype", "float64"), 2, "--dtype float64: expected float32, bfloat16 or float16");
     }
 
     [Fact]
@@ -79,7 +66,7 @@ public class ErrorTableTests
         Fails(Generate(dir), 1, "the tokenizer has 1011 tokens but the model's vocab_size is 500: tokenizer and model do not belong together");
     }
 
-    private static string StageConfig(string extra)
+    internal static string StageConfig(string extra)
     {
         var dir = Fixtures.TempDir();
         var path = Path.Combine(dir, "stage.yaml");
@@ -94,34 +81,12 @@ public class ErrorTableTests
     }
 
     [Fact]
-    public void Unknown_config_key()
-    {
-        var r = CliProcess.Run("train", "--config", StageConfig("lora: { rank: 8 }"));
-        Fails(r, 2, "stage.yaml: unknown key 'lora.rank'; known keys here: r, alpha, dropout", "(stage.yaml:5)");
-    }
-
-    [Fact]
-    public void Lora_rank_zero()
-    {
-        var r = CliProcess.Run("train", "--config", StageConfig("lora: { r: 0 }"));
-        Fails(r, 2, "stage.yaml: lora.r must be > 0, got 0");
-    }
-
-    [Fact]
     public void Continue_with_a_lora_section_that_disagrees_with_the_adapter()
     {
         // the adapter of tests/fixtures/parity/out/adapter-a is r 4, alpha 8 on q, k, v, o
         var adapter = Fixtures.Parity("adapter-a");
         var r = CliProcess.Run("train", "--config", StageConfig("lora: { r: 8 }"), "--init-adapter", adapter, "--set", "init_adapter_mode=continue");
         Fails(r, 2, $"init_adapter_mode: continue trains {adapter} itself, so its shape comes from {Path.Combine(adapter, "adapter_config.json")}: lora.r is 8 but the adapter has 4.");
-    }
-
-    [Fact]
-    public void Batch_larger_than_the_data()
-    {
-        // samples/fpb/train.jsonl has 40 rows: fewer than one step of 64.
-        var r = CliProcess.Run("train", "--config", StageConfig("training: { batch_size: 64, grad_accum: 1, max_steps: 1 }"));
-        Fails(r, 1, "the data has 40 examples, fewer than one optimizer step needs (64 × 1 × 1 GPU(s)); lower training.batch_size or training.grad_accum");
     }
 
     [Fact]
@@ -255,5 +220,48 @@ public class ErrorTableTests
         Fails(r, 2, $"error: the output folder {output} already holds files (an earlier evaluation?): pass --overwrite to replace its predictions.jsonl, metrics.json and summary.md, or choose another folder (--output DIR)");
         Assert.Equal(["metrics.json"], Directory.GetFiles(output).Select(Path.GetFileName));
         Assert.Equal("{}", File.ReadAllText(Path.Combine(output, "metrics.json")));
+    }
+}
+
+/// <summary>docs/ERRORS.md rows run through the program in this process (<see cref="CliInProcess"/>): same message, same exit code.</summary>
+[Collection(ConsoleCollection.Name)]
+public class ErrorTableInProcessTests
+{
+    private static CliProcess.Result GenerateInProcess(string model, params string[] more) =>
+        CliInProcess.Run(["generate", "--model", model, "--prompt", "Revenue", "--max-new-tokens", "1", .. more]);
+
+    [Fact]
+    public void Unsupported_compute_dtype_on_the_command_line()
+    {
+        ErrorTableTests.Fails(GenerateInProcess(Fixtures.TinyModel, "--dtype", "float64"), 2, "--dtype float64: expected float32, bfloat16 or float16");
+    }
+
+    [Fact]
+    public void Unknown_config_key()
+    {
+        var r = CliInProcess.Run("train", "--config", ErrorTableTests.StageConfig("lora: { rank: 8 }"));
+        ErrorTableTests.Fails(r, 2, "stage.yaml: unknown key 'lora.rank'; known keys here: r, alpha, dropout", "(stage.yaml:5)");
+    }
+
+    [Fact]
+    public void Lora_rank_zero()
+    {
+        var r = CliInProcess.Run("train", "--config", ErrorTableTests.StageConfig("lora: { r: 0 }"));
+        ErrorTableTests.Fails(r, 2, "stage.yaml: lora.r must be > 0, got 0");
+    }
+
+    [Fact]
+    public void Batch_larger_than_the_data()
+    {
+        // samples/fpb/train.jsonl has 40 rows: fewer than one step of 64.
+        var r = CliInProcess.Run("train", "--config", ErrorTableTests.StageConfig("training: { batch_size: 64, grad_accum: 1, max_steps: 1 }"));
+        ErrorTableTests.Fails(r, 1, "the data has 40 examples, fewer than one optimizer step needs (64 × 1 × 1 GPU(s)); lower training.batch_size or training.grad_accum");
+    }
+
+    [Fact]
+    public void Missing_model_file()
+    {
+        var dir = ErrorTableTests.CopyOf(Fixtures.TinyModel, "model.safetensors");
+        ErrorTableTests.Fails(GenerateInProcess(dir), 1, dir, "no model.safetensors or model.safetensors.index.json");
     }
 }

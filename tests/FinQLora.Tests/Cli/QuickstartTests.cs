@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace FinQLora.Tests.Cli;
 
+[Trait("Category", "Slow")]
 public class QuickstartTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using FinQLora.Tests.Training;
 namespace FinQLora.Tests.Cli;
 
 /// <summary>SIGINT to a real `finqlora train` process: the step finishes, a checkpoint is written, exit 0.</summary>
+[Trait("Category", "Slow")]
 public partial class StopSignalCliTests
 {
     [LibraryImport("libc", EntryPoint = "signal")] private static partial IntPtr Signal(int sig, IntPtr handler);

@@ -34,7 +34,7 @@ public class ConfigValidationTests
         Assert.Equal(Schedule.Cosine, c.Training.Schedule);
         Assert.Equal([0.9, 0.999], c.Training.Betas);
         Assert.Null(c.Training.MaxSteps);
-        Assert.Equal(2.0, c.Lora.Scaling);
+        Assert.Equal(2.0, c.Lora.ToSettings().Scaling);
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public class ShippedConfigTests
         Assert.Equal("stage1", c.Stage);
         Assert.Equal(["finqa", "convfinqa", "acl18", "bigdata22", "cikm18"], c.Data.Tasks);
         Assert.Equal((16, 32.0, 0.05), (c.Lora.R, c.Lora.Alpha, c.Lora.Dropout));
-        Assert.Equal(["q_proj", "k_proj", "v_proj", "o_proj"], c.Lora.ResolvedTargets);
+        Assert.Equal(["q_proj", "k_proj", "v_proj", "o_proj"], FinQLora.Adapters.LoraSettings.ExpandTargets(c.Lora.Targets));
         Assert.Equal(2e-4, c.Training.Lr);
         Assert.Equal((2, 4), (c.Training.BatchSize, c.Training.GradAccum));
         Assert.Equal(3500, c.Data.MaxLength);
@@ -29,7 +29,7 @@ public class ShippedConfigTests
         var c = ConfigLoader.LoadTrain(C("stage2.yaml"));
         Assert.Equal(["fpb", "fiqasa", "headlines", "ner"], c.Data.Tasks);
         Assert.Equal((32, 64.0, 0.1), (c.Lora.R, c.Lora.Alpha, c.Lora.Dropout));
-        Assert.Equal(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], c.Lora.ResolvedTargets);
+        Assert.Equal(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], FinQLora.Adapters.LoraSettings.ExpandTargets(c.Lora.Targets));
         Assert.Equal((4, 2), (c.Training.BatchSize, c.Training.GradAccum));
         Assert.Equal(512, c.Data.MaxLength);
         Assert.Equal(3, c.Training.Epochs);
@@ -69,7 +69,7 @@ public class ShippedConfigTests
         Assert.Equal(Path.Combine("runs/quickstart", "stage1", "adapter"), c.Stages[1].InitAdapter);
         // the stage files' paper settings survive where the quickstart does not override them
         Assert.Equal(16, c.Stages[0].Lora.R);
-        Assert.Equal(7, c.Stages[1].Lora.ResolvedTargets.Count);
+        Assert.Equal(7, FinQLora.Adapters.LoraSettings.ExpandTargets(c.Stages[1].Lora.Targets).Count);
     }
 
     [Fact]

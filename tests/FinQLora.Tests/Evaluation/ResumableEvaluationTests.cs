@@ -2,6 +2,7 @@ using System.Text;
 using FinQLora.Data;
 using FinQLora.Evaluation;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Tasks;
 using static TorchSharp.torch;

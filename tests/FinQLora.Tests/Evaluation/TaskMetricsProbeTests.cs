@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using FinQLora.Evaluation;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Monitoring;
 using FinQLora.Tasks;

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using FinQLora.Adapters;
 using FinQLora.Inference;
 using FinQLora.IO;
+using FinQLora.Loading;
 using FinQLora.Model;
 using static TorchSharp.torch;
 

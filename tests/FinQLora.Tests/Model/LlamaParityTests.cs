@@ -1,4 +1,5 @@
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using static TorchSharp.torch;
 

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using FinQLora.Adapters;
 using FinQLora.IO;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Quantization;
 using static TorchSharp.torch;

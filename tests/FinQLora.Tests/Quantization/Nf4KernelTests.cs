@@ -1,3 +1,4 @@
+using FinQLora.Benchmarks;
 using FinQLora.Cuda;
 using FinQLora.Quantization;
 using Xunit.Abstractions;

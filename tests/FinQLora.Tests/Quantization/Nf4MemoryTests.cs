@@ -1,3 +1,4 @@
+using FinQLora.Benchmarks;
 using FinQLora.Model;
 using FinQLora.Quantization;
 using static TorchSharp.torch;

@@ -1,4 +1,5 @@
 using FinQLora.IO;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Quantization;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ public class Nf4ModelTests
     private static LlamaForCausalLM Build(IWeightSource source, LlamaConfig config)
     {
         var o = new ModelLoadOptions(CPU, ScalarType.Float32, "nf4");
-        return LlamaBuilder.Build(config, source, o, Nf4Projections.Create(o));
+        return LlamaBuilder.Build(config, source, o, LlamaBuilder.Nf4(o));
     }
 
     private static Tensor LogProbs(LlamaForCausalLM m)
@@ -31,7 +32,7 @@ public class Nf4ModelTests
         {
             var w = inner.Load(name, device, dtype);
             var module = name[..name.LastIndexOf('.')];
-            if (!LlamaBuilder.ProjectionNames.Contains(module[(module.LastIndexOf('.') + 1)..])) return w;
+            if (!LlamaProjections.Names.Contains(module[(module.LastIndexOf('.') + 1)..])) return w;
             using var s = Nf4.Quantize(w);
             return Nf4.Dequantize(s, dtype);
         }
@@ -73,7 +74,7 @@ public class Nf4ModelTests
         {
             var module = name[..name.LastIndexOf('.')];
             var last = module[(module.LastIndexOf('.') + 1)..];
-            if (LlamaBuilder.ProjectionNames.Contains(last)) continue;
+            if (LlamaProjections.Names.Contains(last)) continue;
             tensors[name] = weights.Load(name);
         }
         int i = 0;

@@ -1,4 +1,5 @@
 using FinQLora.IO;
+using FinQLora.Runs;
 using FinQLora.Tests.Cli;
 using FinQLora.Training;
 
@@ -10,6 +11,7 @@ namespace FinQLora.Tests.Reliability;
 /// files are gone and nothing earlier is lost.
 /// </summary>
 [Collection(TinyTrainRunCollection.Name)]
+[Trait("Category", "Slow")]
 public sealed class DiskFullTests(TinyTrainRun run)
 {
     private static IOException Enospc(string path) => new($"No space left on device : '{path}'", 28);  // what .NET on Linux throws

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using FinQLora.Adapters;
 using FinQLora.IO;
 using FinQLora.Monitoring;
+using FinQLora.Runs;
 using FinQLora.Tests.Cli;
 using FinQLora.Training;
 
@@ -17,6 +18,7 @@ namespace FinQLora.Tests.Reliability;
 /// uninterrupted run's adapter bytes and losses.
 /// </summary>
 [Collection(TinyTrainRunCollection.Name)]
+[Trait("Category", "Slow")]
 public sealed partial class KillAndResumeTests(TinyTrainRun run)
 {
     private const int Kills = 10;

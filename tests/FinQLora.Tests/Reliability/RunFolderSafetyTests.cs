@@ -1,3 +1,4 @@
+using FinQLora.Runs;
 using FinQLora.Tests.Cli;
 using FinQLora.Training;
 

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Serving;
 using FinQLora.Server;

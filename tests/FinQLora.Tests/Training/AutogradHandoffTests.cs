@@ -1,5 +1,7 @@
 using FinQLora.Adapters;
+using FinQLora.Loading;
 using FinQLora.Model;
+using FinQLora.Runtime;
 using FinQLora.Training;
 using static TorchSharp.torch;
 

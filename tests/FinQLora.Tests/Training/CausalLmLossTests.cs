@@ -1,3 +1,4 @@
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Training;
 using static TorchSharp.torch;
@@ -53,7 +54,7 @@ public class LabelledPositionsTests
         long[] labels = [-100, -100, -100, 7, 8, -100, 9, 10, -100, -100];
         Assert.Equal(new long[] { 2, 3, 4, 5 }, FinQLora.Training.CausalLmLoss.LabelledPositions(labels, 2, 5));
 
-        using var model = FinQLora.Model.LlamaBuilder.Load(Fixtures.TinyModel, new FinQLora.Model.ModelLoadOptions(TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.Float32));
+        using var model = Loading.LlamaBuilder.Load(Fixtures.TinyModel, new Loading.ModelLoadOptions(TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.Float32));
         using var ids = TorchSharp.torch.tensor(new long[] { 1000, 5, 17, 300, 42, 8, 999, 77, 12, 400 }).view(2, 5);
         using var lab = TorchSharp.torch.tensor(labels).view(2, 5);
         var device = FinQLora.Training.CausalLmLoss.Compute(model, ids, lab, null, null, false, 0);

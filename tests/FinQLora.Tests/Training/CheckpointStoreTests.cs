@@ -1,3 +1,4 @@
+using FinQLora.Runs;
 using FinQLora.Training;
 
 namespace FinQLora.Tests.Training;

@@ -1,3 +1,4 @@
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Training;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using FinQLora.Config;
 using FinQLora.IO;
+using FinQLora.Runs;
 using FinQLora.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,7 +1,9 @@
 using FinQLora.Config;
 using FinQLora.Inference;
 using FinQLora.IO;
+using FinQLora.Loading;
 using FinQLora.Model;
+using FinQLora.Runs;
 using FinQLora.Tests.Cli;
 using FinQLora.Training;
 using static TorchSharp.torch;

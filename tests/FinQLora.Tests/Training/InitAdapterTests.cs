@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
 using FinQLora.Adapters;
 using FinQLora.Config;
+using FinQLora.Curriculum;
 using FinQLora.Data;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Monitoring;
 using FinQLora.Tests.Adapters;

@@ -2,6 +2,7 @@ using FinQLora.Config;
 using FinQLora.Data;
 using FinQLora.Monitoring;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Training;
 using static TorchSharp.torch;

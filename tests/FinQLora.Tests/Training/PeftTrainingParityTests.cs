@@ -3,8 +3,10 @@ using FinQLora.Config;
 using FinQLora.Data;
 using FinQLora.Inference;
 using FinQLora.IO;
+using FinQLora.Loading;
 using FinQLora.Model;
 using FinQLora.Monitoring;
+using FinQLora.Runs;
 using FinQLora.Training;
 using static TorchSharp.torch;
 

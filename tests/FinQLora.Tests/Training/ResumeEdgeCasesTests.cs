@@ -1,4 +1,5 @@
 using FinQLora.Config;
+using FinQLora.Runs;
 using FinQLora.Training;
 
 namespace FinQLora.Tests.Training;
@@ -14,29 +15,6 @@ public class ResumeEdgeCasesTests
     }
 
     private static byte[] Adapter(string output) => File.ReadAllBytes(Path.Combine(output, "adapter", "adapter_model.safetensors"));
-
-    [Fact]
-    public void A_checkpoint_with_the_older_optimizer_bin_name_still_resumes_exactly()
-    {
-        var root = Fixtures.TempDir();
-        var straight = Path.Combine(root, "straight");
-        Trainer.Run(Stage(straight, steps: 4, checkpointEvery: 2), new TrainOptions(), _ => { });
-
-        var old = Path.Combine(root, "old");
-        Trainer.Run(Stage(old, steps: 4, checkpointEvery: 2), new TrainOptions(Hooks: TestHooks.StopAfter(2)), _ => { });
-        var ckpt = Path.Combine(old, "checkpoints", CheckpointStore.NameOf(2));
-        Assert.True(File.Exists(Path.Combine(ckpt, "optimizer.safetensors")));
-        // make it what an older FinQLora wrote: the same bytes under optimizer.bin, named so in the manifest
-        File.Move(Path.Combine(ckpt, RunLayout.OptimizerFile), Path.Combine(ckpt, RunLayout.LegacyOptimizerFile));
-        var manifest = Path.Combine(ckpt, CheckpointStore.ManifestFile);
-        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"optimizer.safetensors\"", "\"optimizer.bin\""));
-        Assert.Null(CheckpointStore.Verify(ckpt));
-
-        var log = new List<string>();
-        Trainer.Run(Stage(old, steps: 4, checkpointEvery: 2), new TrainOptions(RunFolder.Mode.Resume), log.Add);
-        Assert.Contains(log, l => l.Contains($"resumed from {ckpt} (step 2 of 4)"));
-        Assert.Equal(Adapter(straight), Adapter(old));
-    }
 
     [Fact]
     public void A_resume_whose_checkpoints_are_all_damaged_is_refused_and_deletes_nothing()

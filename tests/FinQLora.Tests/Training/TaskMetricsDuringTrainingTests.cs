@@ -1,6 +1,7 @@
 using FinQLora.Adapters;
 using FinQLora.Config;
 using FinQLora.Monitoring;
+using FinQLora.Runs;
 using FinQLora.Training;
 
 namespace FinQLora.Tests.Training;

@@ -1,3 +1,4 @@
+using FinQLora.Runs;
 using FinQLora.Training;
 
 namespace FinQLora.Tests.Training;
@@ -8,11 +9,11 @@ public class TrainerStateTests
     public void Round_trips_through_json_with_snake_case_keys()
     {
         var path = Path.Combine(Fixtures.TempDir(), "trainer_state.json");
-        var s = new TrainerState { Stage = "stage1", Step = 120, TotalSteps = 500, DataEpoch = 1, DataIndex = 37, Seed = 42, NonFiniteSkips = 2, BestValLoss = 1.25, BestValStep = 100, Tokens = 123456 };
+        var s = new TrainerState { Stage = "stage1", Step = 120, TotalSteps = 500, DataEpoch = 1, DataIndex = 37, Seed = 42, NonFiniteSkips = 2, Tokens = 123456 };
         s.Save(path);
         var text = File.ReadAllText(path);
         Assert.Contains("\"data_epoch\": 1", text);
-        Assert.Contains("\"best_val_loss\": 1.25", text);
+        Assert.Contains("\"non_finite_skips\": 2", text);
         Assert.Equal(s, TrainerState.Load(path));
     }
 

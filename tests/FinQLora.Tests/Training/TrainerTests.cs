@@ -1,5 +1,6 @@
 using FinQLora.Config;
 using FinQLora.Monitoring;
+using FinQLora.Runs;
 using FinQLora.Training;
 
 namespace FinQLora.Tests.Training;

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using FinQLora.Cuda;
+using FinQLora.Quantization;
 using FinQLora.Model;
 using static TorchSharp.torch;
 
-namespace FinQLora.Quantization;
+namespace FinQLora.Benchmarks;
 
 /// <summary>One dequantization bandwidth measurement (see <see cref="Nf4Benchmark.Run"/>).</summary>
 public sealed record Nf4BenchmarkResult(

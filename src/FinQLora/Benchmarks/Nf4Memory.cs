@@ -1,6 +1,7 @@
 using FinQLora.Model;
+using FinQLora.Quantization;
 
-namespace FinQLora.Quantization;
+namespace FinQLora.Benchmarks;
 
 /// <summary>Resident bytes of a model whose projections are 4-bit and the rest 16-bit (or the compute dtype).</summary>
 public sealed record Nf4MemoryEstimate(

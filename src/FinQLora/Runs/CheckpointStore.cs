@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using FinQLora.IO;
 
-namespace FinQLora.Training;
+namespace FinQLora.Runs;
 
 /// <summary>One file of a checkpoint: its path relative to the checkpoint folder ('/'-separated), size and SHA-256.</summary>
 public sealed record ManifestEntry(string Path, long Bytes, string Sha256);

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace FinQLora.Training;
+namespace FinQLora.Runs;
 
 /// <summary>
 /// One process per run folder: an exclusive lock on <c>DIR/.finqlora-run.lock</c> (flock, through

@@ -1,6 +1,4 @@
-using FinQLora.Config;
-
-namespace FinQLora.Training;
+namespace FinQLora.Runs;
 
 /// <summary>
 /// The files of a run folder, in one place:
@@ -23,32 +21,22 @@ public sealed record RunLayout(string Output)
     public string Checkpoints => Path.Combine(Output, "checkpoints");
     public string FinalAdapter => FinalAdapterDirOf(Output);
     public string FinalModel => FinalModelDirOf(Output);
-    /// <summary>What a finished stage leaves: its model folder (training.method full) or its adapter.</summary>
-    public string FinalOf(TrainingMethod method) => method == TrainingMethod.Full ? FinalModel : FinalAdapter;
+    /// <summary>What a finished stage leaves: its model folder (<paramref name="fullModel"/>: training.method full) or its adapter.</summary>
+    public string FinalOf(bool fullModel) => fullModel ? FinalModel : FinalAdapter;
 
     public static string FinalAdapterDirOf(string output) => Path.Combine(output, AdapterDir);
     public static string FinalModelDirOf(string output) => Path.Combine(output, ModelDir);
 
     /// <summary>Whether the stage finished: its final adapter's weights, or (full) its model folder, are there.</summary>
-    public bool Finished(TrainingMethod method) => method == TrainingMethod.Full
+    public bool Finished(bool fullModel) => fullModel
         ? File.Exists(Path.Combine(FinalModel, "config.json"))
         : File.Exists(Path.Combine(FinalAdapter, Adapters.PeftAdapterFiles.WeightsFile));
-
-    /// <summary>The optimizer file of a checkpoint folder: <see cref="OptimizerFile"/>, or <see cref="LegacyOptimizerFile"/> in an older checkpoint.</summary>
-    public static string OptimizerFileIn(string checkpointDir)
-    {
-        var current = Path.Combine(checkpointDir, OptimizerFile);
-        var legacy = Path.Combine(checkpointDir, LegacyOptimizerFile);
-        return !File.Exists(current) && File.Exists(legacy) ? legacy : current;
-    }
 
     // the files inside a checkpoint folder (CheckpointStore adds manifest.json and COMPLETE)
     public const string AdapterDir = "adapter";
     public const string ModelDir = "model";
     public const string TrainableFile = "trainable.safetensors";
     public const string OptimizerFile = "optimizer.safetensors";  // AdamW.Save
-    /// <summary>The optimizer file's name before 2026-11-29 (safetensors content despite the name); still read on resume.</summary>
-    public const string LegacyOptimizerFile = "optimizer.bin";
     public const string TrainerStateFile = "trainer_state.json";
     public const string ConfigFile = "config.yaml";
 }

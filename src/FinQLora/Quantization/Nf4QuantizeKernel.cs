@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
-using FinQLora.Quantization;
+using FinQLora.Cuda;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace FinQLora.Cuda;
+namespace FinQLora.Quantization;
 
 /// <summary>
 /// 4-bit and 8-bit blockwise quantization on CUDA, compiled like bitsandbytes' own kernels with

@@ -1,10 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FinQLora.IO;
+using FinQLora.Model;
 using FinQLora.Quantization;
 using static TorchSharp.torch;
 
-namespace FinQLora.Model;
+namespace FinQLora.Adapters;
 
 /// <summary>
 /// Writes a Hugging Face model folder that transformers' from_pretrained and every FinQLora command load: the

@@ -1,8 +1,11 @@
+using FinQLora.Adapters;
 using FinQLora.IO;
+using FinQLora.Model;
+using FinQLora.Quantization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace FinQLora.Model;
+namespace FinQLora.Loading;
 
 /// <summary>How to materialise a model: where, in which compute dtype, and whether to quantize the projections.</summary>
 public sealed record ModelLoadOptions(Device Device, ScalarType DType, string Quantize = "none", long Seed = 0);
@@ -17,11 +20,11 @@ public delegate nn.Module<Tensor, Tensor> ProjectionFactory(string modulePath, I
 /// </summary>
 public static class LlamaBuilder
 {
-    public static readonly string[] ProjectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+    public static LlamaForCausalLM Load(string dir, ModelLoadOptions options) => Load(dir, LlamaConfig.Load(dir), options);
 
-    public static LlamaForCausalLM Load(string dir, ModelLoadOptions options)
+    /// <summary>The model in folder <paramref name="dir"/>, whose config.json the caller has read already.</summary>
+    public static LlamaForCausalLM Load(string dir, LlamaConfig config, ModelLoadOptions options)
     {
-        var config = LlamaConfig.Load(dir);
         var weights = ModelWeights.Open(dir);
         try
         {
@@ -43,16 +46,16 @@ public static class LlamaBuilder
         // Every projection is a LoraLinear around its base, with no adapter until one is attached.
         ProjectionFactory projections = (path, src) =>
         {
-            var (outF, inF) = ProjectionShape(c, path);
+            var (outF, inF) = LlamaProjections.Shape(c, path);
             var baseLayer = baseProjections(path, src);
             var shape = baseLayer switch
             {
                 TorchSharp.Modules.Linear { weight: { } w } => w.shape,
-                Quantization.Nf4Linear q => [q.OutFeatures, q.InFeatures],
+                Nf4Linear q => [q.OutFeatures, q.InFeatures],
                 _ => null,
             };
-            if (shape is not null) CheckProjectionShape(c, path, shape);
-            return new Adapters.LoraLinear(baseLayer, inF, outF);
+            if (shape is not null) LlamaProjections.CheckShape(c, path, shape);
+            return new LoraLinear(baseLayer, inF, outF);
         };
         var dev = o.Device;
         var embed = new TokenEmbedding(source.Load("model.embed_tokens.weight", dev, o.DType));
@@ -74,44 +77,25 @@ public static class LlamaBuilder
         return new LlamaForCausalLM(c, model, head, o.DType, dev);
     }
 
-    /// <summary>Refuses a projection weight (dense, or a 4-bit one's quant-state shape) whose shape is not what config.json implies.</summary>
-    public static void CheckProjectionShape(LlamaConfig c, string path, long[] shape)
-    {
-        var (outF, inF) = ProjectionShape(c, path);
-        if (shape.Length != 2 || shape[0] != outF || shape[1] != inF)
-            throw new FinQLoraException($"weight '{path}.weight' has shape [{string.Join(", ", shape)}], expected [{outF}, {inF}] from config.json");
-    }
-
-    /// <summary>[out, in] of a projection from its module path.</summary>
-    public static (long Out, long In) ProjectionShape(LlamaConfig c, string path)
-    {
-        long q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
-        return path[(path.LastIndexOf('.') + 1)..] switch
-        {
-            "q_proj" => (q, c.HiddenSize),
-            "k_proj" or "v_proj" => (kv, c.HiddenSize),
-            "o_proj" => (c.HiddenSize, q),
-            "gate_proj" or "up_proj" => (c.IntermediateSize, c.HiddenSize),
-            "down_proj" => (c.HiddenSize, c.IntermediateSize),
-            _ => throw new ArgumentException($"not a projection: {path}"),
-        };
-    }
-
     public static ProjectionFactory ProjectionsFor(ModelLoadOptions o, LlamaConfig c)
     {
         // A checkpoint saved by transformers + bitsandbytes in 4 bits is read as NF4 whatever --quantize says.
         if (c.QuantizationConfig is { } qc)
         {
-            Quantization.BnbQuantizationConfig.Parse(System.Text.Json.JsonSerializer.SerializeToElement(qc));
-            return Quantization.Nf4Projections.Create(o);
+            BnbQuantizationConfig.Parse(System.Text.Json.JsonSerializer.SerializeToElement(qc));
+            return Nf4(o);
         }
         return o.Quantize switch
         {
             "none" or "" => Dense(o),
-            "nf4" => Quantization.Nf4Projections.Create(o),
+            "nf4" => Nf4(o),
             _ => throw new FinQLoraException($"--quantize {o.Quantize}: unknown quantization (supported: none, nf4)"),
         };
     }
+
+    /// <summary>4-bit projections: a checkpoint's NF4 weights as they are, dense ones quantized on the device (<see cref="Nf4Projections"/>).</summary>
+    public static ProjectionFactory Nf4(ModelLoadOptions o, int blockSize = 64, bool doubleQuant = true) => (path, source) =>
+        new Nf4Linear(Nf4Projections.Load(path, source, o.Device, o.DType, blockSize, doubleQuant), o.DType);
 
     public static ProjectionFactory Dense(ModelLoadOptions o) => (path, source) =>
     {

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
-using FinQLora.Quantization;
+using FinQLora.Cuda;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace FinQLora.Cuda;
+namespace FinQLora.Quantization;
 
 /// <summary>
 /// Fused 4-bit dequantization on CUDA. Lane l of a warp takes 32-bit word k*32+l of the warp's
@@ -132,7 +132,7 @@ public static class Nf4Kernel
     /// <summary>Why the kernel is not used, or null when it is (after the first CUDA call).</summary>
     public static string? Failure => _failure;
 
-    public static bool Enabled => Environment.GetEnvironmentVariable(DisableEnv) is not ("0" or "false" or "off");
+    public static bool Enabled => Runtime.EnvironmentSettings.Current.Nf4Kernel;
 
     /// <summary>
     /// Dequantizes with the kernel when the state is on CUDA and the output dtype is bf16 or fp32;

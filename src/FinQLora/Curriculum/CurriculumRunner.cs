@@ -2,26 +2,30 @@ using FinQLora.Adapters;
 using FinQLora.Config;
 using FinQLora.Evaluation;
 using FinQLora.Inference;
+using FinQLora.Loading;
 using FinQLora.Model;
+using FinQLora.Runs;
 using FinQLora.Tasks;
+using FinQLora.Training;
 
-namespace FinQLora.Training;
+namespace FinQLora.Curriculum;
+
+/// <summary>What a curriculum run left: its folder, and whether every stage (and the evaluation) finished or a stop request ended it early.</summary>
+public sealed record CurriculumResult(string Output, bool Finished);
 
 /// <summary>
 /// Runs a curriculum: each stage in order (stage 2 stacks stage 1's adapter, frozen, under its own,
 /// or merges it into the base weights: init_adapter_mode), then the evaluation of the final model
 /// (built as the last stage trained: base, merged adapter if any, stacked adapters; with evaluation.adapter: best the
-/// last stage's best-adapter in place of its final one; a fully fine-tuned last stage is its model folder) on the test rows,
-/// then the report. With resume, finished stages (those with a final adapter, or for training.method full a model folder)
+/// last stage's best-adapter in place of its final one; a fully fine-tuned last stage is its model folder) on the test rows;
+/// the caller then draws the report. With resume, finished stages (those with a final adapter, or for training.method full a model folder)
 /// are skipped and the unfinished
 /// one continues from its newest checkpoint.
 /// </summary>
 public static class CurriculumRunner
 {
-    /// <summary>Writes the report of a finished curriculum folder (set by the CLI, which references the drawing code).</summary>
-    public static Action<string, Action<string>>? Report { get; set; }
-
-    public static string Run(CurriculumConfig cfg, bool resume, bool overwrite, string command, Action<string>? log = null)
+    /// <summary>Runs the stages, then the evaluation; the caller draws the report of a finished curriculum (config key report).</summary>
+    public static CurriculumResult Run(CurriculumConfig cfg, bool resume, bool overwrite, string command, Action<string>? log = null)
     {
         log ??= Console.Error.WriteLine;
         RunFolder.Prepare(cfg.Output, resume ? RunFolder.Mode.Resume : overwrite ? RunFolder.Mode.Overwrite : RunFolder.Mode.New, command);
@@ -29,24 +33,19 @@ public static class CurriculumRunner
         foreach (var stage in cfg.Stages)
         {
             var layout = new RunLayout(stage.Output);
-            if (resume && layout.Finished(stage.Training.Method))
+            if (resume && layout.Finished(stage.Training.Method == TrainingMethod.Full))
             {
-                log($"[{stage.Stage}] already finished ({layout.FinalOf(stage.Training.Method)}); skipping");
+                log($"[{stage.Stage}] already finished ({layout.FinalOf(stage.Training.Method == TrainingMethod.Full)}); skipping");
                 continue;
             }
             // a stage that ran before resumes (it reports its damaged and half-written checkpoints itself, and refuses to start
             // over checkpoints none of which can be used); one that never started begins afresh
             var mode = resume && RunFolder.IsRun(stage.Output) ? RunFolder.Mode.Resume : RunFolder.Mode.Overwrite;
             var result = Trainer.Run(stage, new TrainOptions(mode, null, command, ResumeCommand: command + " --resume"), log);
-            if (result.Stopped) return cfg.Output;
+            if (result.Stopped) return new CurriculumResult(cfg.Output, Finished: false);
         }
         if (cfg.Evaluation.Enabled) Evaluate(cfg, resume, log);
-        if (cfg.Report)
-        {
-            if (Report is null) log("report: not available in this build");
-            else Report(cfg.Output, log);
-        }
-        return cfg.Output;
+        return new CurriculumResult(cfg.Output, Finished: true);
     }
 
     /// <summary>

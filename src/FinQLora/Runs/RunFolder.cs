@@ -1,7 +1,7 @@
 using System.Text.Json;
 using FinQLora.IO;
 
-namespace FinQLora.Training;
+namespace FinQLora.Runs;
 
 /// <summary>
 /// Output-folder safety: a run never writes into a folder that already holds files unless it

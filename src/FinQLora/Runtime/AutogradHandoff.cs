@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using static TorchSharp.torch;
 
-namespace FinQLora.Training;
+namespace FinQLora.Runtime;
 
 /// <summary>
 /// Frees the managed wrappers of tensors that cross TorchSharp's custom-autograd boundary.
