@@ -14,17 +14,10 @@ internal sealed class PrintableWriter(TextWriter inner) : TextWriter
     public override Encoding Encoding => inner.Encoding;
     public override IFormatProvider FormatProvider => inner.FormatProvider;
 
-    public static bool IsUnsafe(char c) => char.IsControl(c) && c is not ('\n' or '\t');
+    public static bool IsUnsafe(char c) => Printable.IsUnsafe(c);
 
-    /// <summary>The text with every unsafe control character (<see cref="IsUnsafe"/>) as \uXXXX.</summary>
-    public static string Escape(string? text)
-    {
-        if (string.IsNullOrEmpty(text) || !text.Any(IsUnsafe)) return text ?? "";
-        var sb = new StringBuilder(text.Length + 16);
-        foreach (var c in text)
-            if (IsUnsafe(c)) sb.Append($"\\u{(int)c:x4}"); else sb.Append(c);
-        return sb.ToString();
-    }
+    /// <summary>The text with every unsafe control character as \uXXXX (<see cref="Printable.Escape"/>).</summary>
+    public static string Escape(string? text) => Printable.Escape(text);
 
     public override void Write(char value)
     {

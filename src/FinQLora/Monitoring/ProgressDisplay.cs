@@ -132,8 +132,8 @@ public sealed class ProgressDisplay : IMetricsSink
     {
         lock (_gate)
         {
-            var rows = _recent.Select(r => (IRenderable)new Spectre.Console.Text(r)).ToList();
-            var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(Stage)}[/]");
+            var rows = _recent.Select(r => (IRenderable)new Spectre.Console.Text(Printable.Escape(r))).ToList();
+            var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(Printable.Escape(Stage))}[/]");
             foreach (var c in new[] { "step", "loss", "lr", "tok/s", "ETA", "GPU mem", "val loss" }) table.AddColumn(c);
             var m = _last;
             double frac = m is null || TotalSteps == 0 ? 0 : Math.Min(1, (double)m.Step / TotalSteps);
