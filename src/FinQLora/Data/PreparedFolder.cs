@@ -33,10 +33,10 @@ public sealed class PreparedFolder
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(output));
         if (full == Path.TrimEndingDirectorySeparator(Path.GetFullPath(source)))
             throw new FinQLoraException($"the output folder {output} is the source folder: prepared files would replace the source files; choose another output folder", exitCode: 2);
-        var replaced = taskNames.Select(t => Path.Combine(full, t) + Path.DirectorySeparatorChar).ToList();
+        var replaced = taskNames.Select(t => Path.Combine(full, t)).ToList();
         var manifest = Path.Combine(full, Manifest);
         foreach (var f in sourceFiles.Select(Path.GetFullPath))
-            if (f == manifest || replaced.Any(r => f.StartsWith(r, StringComparison.Ordinal)))
+            if (f == manifest || replaced.Any(r => FolderPath.IsWithin(f, r)))
                 throw new FinQLoraException($"the source file {f} lies in the output folder {output}, where the prepared files go (it would be replaced): choose an output folder that holds no source files", exitCode: 2);
         Directory.CreateDirectory(full);
         foreach (var orphan in Directory.GetDirectories(full, ".prepare.tmp-*").Where(AtomicFile.IsOrphan))

@@ -34,7 +34,7 @@ public static class RunPreflight
         if (cfg.InitAdapter is { } init && !File.Exists(Path.Combine(init, Adapters.PeftAdapterFiles.WeightsFile)) && !init.StartsWith('@'))
             problems.Add($"init_adapter {init}{from}: no {Adapters.PeftAdapterFiles.WeightsFile} there");
         if (replacing)
-            foreach (var (key, path) in Inputs(cfg).Where(i => Inside(i.Path, cfg.Output)))
+            foreach (var (key, path) in Inputs(cfg).Where(i => IO.FolderPath.IsWithin(i.Path, cfg.Output)))
             {
                 exitCode = 2;
                 problems.Add($"{key} {path}{from} lies inside output {cfg.Output}, which --overwrite deletes first: copy it elsewhere or choose another output");
@@ -50,18 +50,5 @@ public static class RunPreflight
             yield return ("model.path", cfg.Model.Path);
         yield return ("data.dir", cfg.Data.Dir);
         if (cfg.InitAdapter is { } init && !init.StartsWith('@')) yield return ("init_adapter", init);
-    }
-
-    /// <summary>True when <paramref name="path"/> is <paramref name="folder"/> or lies below it (links resolved as far as they exist).</summary>
-    private static bool Inside(string path, string folder)
-    {
-        static string Real(string p)
-        {
-            var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(p));
-            try { return Directory.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full; }
-            catch (IOException) { return full; }
-        }
-        var (p, f) = (Real(path), Real(folder));
-        return p == f || p.StartsWith(f + Path.DirectorySeparatorChar, StringComparison.Ordinal);
     }
 }
